@@ -1,0 +1,57 @@
+"""jaxfuse: batched, differentiable fusion of MRI with PET/SPECT images in JAX.
+
+Implements Amini & Mostaar (2022): the functional image's HSI intensity and the MRI are combined
+with per-pixel weights from VGG19's first convolution (original ImageNet weights, shipped with the
+package). Public API::
+
+    jaxfuse.fuse(mri, pet, *, a=0.3, b=0.1, ...)   # [..., H, W] + [..., H, W, 3] -> [..., H, W, 3]
+    jaxfuse.rgb_to_hsi / hsi_to_rgb / replace_intensity
+    jaxfuse.vgg19_conv1_1(images, *, channels=3)
+    jaxfuse.nn.VGG19Fusion                         # Flax NNX module
+"""
+
+from jaxfuse import nn
+from jaxfuse.color import (
+    hsi_to_rgb,
+    ihs_linear_to_rgb,
+    replace_intensity,
+    replace_intensity_linear,
+    rgb_to_hsi,
+    rgb_to_ihs_linear,
+    rgb_to_intensity,
+)
+from jaxfuse.features import vgg19_conv1_1, vgg19_conv1_1_gray
+from jaxfuse.fusion import DEFAULT_A, DEFAULT_B, fuse, fusion_rule, normalise_features, reduce_features, to_unit_float
+from jaxfuse.image_io import ImageError, read_functional, read_image, read_mri, write_png
+from jaxfuse.weights import VGG_MEAN_RGB, Conv1_1Params, WeightsError, load_vgg19_conv1_1
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "DEFAULT_A",
+    "DEFAULT_B",
+    "VGG_MEAN_RGB",
+    "Conv1_1Params",
+    "ImageError",
+    "WeightsError",
+    "fuse",
+    "fusion_rule",
+    "hsi_to_rgb",
+    "ihs_linear_to_rgb",
+    "load_vgg19_conv1_1",
+    "nn",
+    "normalise_features",
+    "read_functional",
+    "read_image",
+    "read_mri",
+    "reduce_features",
+    "replace_intensity",
+    "replace_intensity_linear",
+    "rgb_to_hsi",
+    "rgb_to_ihs_linear",
+    "rgb_to_intensity",
+    "to_unit_float",
+    "vgg19_conv1_1",
+    "vgg19_conv1_1_gray",
+    "write_png",
+]

@@ -1,0 +1,244 @@
+"""Folder-to-folder fusion: pair files by name, stream them through the kernel, report.
+
+The pipeline keeps memory flat and the kernel busy: files are decoded by a thread pool one chunk
+ahead of the kernel, pairs are grouped by (shape, dtypes) into fixed-size batches (a short last
+batch is padded, so it does not recompile), results are encoded and written by the same pool
+(atomically: temporary file, then rename). A bad pair is recorded and skipped; the rest go on.
+"""
+
+from __future__ import annotations
+
+import collections
+import concurrent.futures
+import dataclasses
+import os
+import pathlib
+import sys
+import time
+from collections.abc import Callable, Iterable, Sequence
+
+import numpy as np
+
+from jaxfuse.image_io import IMAGE_SUFFIXES, ImageError, read_functional, read_mri, resize_image, write_png
+
+__all__ = ["PairJob", "BatchReport", "Progress", "pair_folders", "fuse_folder_pairs"]
+
+
+@dataclasses.dataclass(frozen=True)
+class PairJob:
+    """One pair to fuse: the MRI and functional files and where the result goes."""
+
+    name: str
+    mri_path: pathlib.Path
+    pet_path: pathlib.Path
+    out_path: pathlib.Path
+
+
+@dataclasses.dataclass
+class BatchReport:
+    """What a batch run did. ``failures`` holds ``(pair name, "<file>: <problem>")``."""
+
+    fused: int = 0
+    skipped: int = 0
+    failures: list[tuple[str, str]] = dataclasses.field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def pairs_per_second(self) -> float:
+        return self.fused / self.seconds if self.seconds > 0 else 0.0
+
+    def summary(self) -> str:
+        lines = [
+            f"fused {self.fused} pairs, skipped {self.skipped}, failed {len(self.failures)} "
+            f"in {self.seconds:.2f} s ({self.pairs_per_second:.1f} pairs/s)"
+        ]
+        lines += [f"  failed {name}: {reason}" for name, reason in self.failures]
+        return "\n".join(lines)
+
+
+class Progress:
+    """A one-line text progress bar on a stream (only drawn when ``enabled``)."""
+
+    def __init__(self, total: int, *, enabled: bool, stream=sys.stderr, label: str = "pairs"):
+        self.total, self.enabled, self.stream, self.label = total, enabled, stream, label
+        self.done = 0
+        self.start = time.perf_counter()
+        self._last_draw = 0.0
+
+    def advance(self, count: int = 1) -> None:
+        self.done += count
+        now = time.perf_counter()
+        if self.enabled and (now - self._last_draw > 0.1 or self.done >= self.total):
+            self._last_draw = now
+            fraction = self.done / self.total if self.total else 1.0
+            bar = "#" * int(30 * fraction)
+            rate = self.done / max(now - self.start, 1e-9)
+            self.stream.write(f"\r[{bar:<30}] {self.done}/{self.total} {self.label} {rate:.1f}/s")
+            self.stream.flush()
+
+    def close(self) -> None:
+        if self.enabled:
+            self.stream.write("\n")
+            self.stream.flush()
+
+
+def _image_files(folder: pathlib.Path) -> dict[str, pathlib.Path]:
+    return {
+        path.name: path
+        for path in sorted(folder.iterdir())
+        if path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES and not path.name.startswith(".")
+    }
+
+
+def pair_folders(
+    mri_dir: os.PathLike | str, pet_dir: os.PathLike | str, out_dir: os.PathLike | str
+) -> tuple[list[PairJob], list[tuple[str, str]]]:
+    """Pairs files with the same name in the two folders.
+
+    Returns:
+        ``(jobs, failures)``: a job per pair (output ``out_dir / <stem>.png``) and a failure per
+        file that has no partner.
+
+    Raises:
+        ImageError: a folder is missing, or the output folder is an input folder.
+    """
+    mri_dir, pet_dir, out_dir = map(pathlib.Path, (mri_dir, pet_dir, out_dir))
+    for folder in (mri_dir, pet_dir):
+        if not folder.is_dir():
+            raise ImageError(folder, "no such folder")
+    for folder in (mri_dir, pet_dir):
+        if out_dir.exists() and out_dir.resolve() == folder.resolve():
+            raise ImageError(out_dir, "output folder is an input folder; inputs are never overwritten")
+    mri_files, pet_files = _image_files(mri_dir), _image_files(pet_dir)
+    jobs, failures, outputs = [], [], {}
+    for name in sorted(set(mri_files) | set(pet_files)):
+        if name not in pet_files:
+            failures.append((name, f"{mri_files[name]}: no partner file {pet_dir / name}"))
+        elif name not in mri_files:
+            failures.append((name, f"{pet_files[name]}: no partner file {mri_dir / name}"))
+        else:
+            out = out_dir / (pathlib.Path(name).stem + ".png")
+            if out in outputs:
+                failures.append((name, f"{mri_files[name]}: output {out} also produced by {outputs[out]}"))
+                continue
+            outputs[out] = name
+            jobs.append(PairJob(name, mri_files[name], pet_files[name], out))
+    return jobs, failures
+
+
+def _load_pair(job: PairJob, resize: tuple[int, int] | None):
+    mri = read_mri(job.mri_path)
+    pet = read_functional(job.pet_path)
+    if resize is not None:
+        mri, pet = resize_image(mri, resize), resize_image(pet, resize)
+    elif mri.shape[:2] != pet.shape[:2]:
+        raise ImageError(
+            job.pet_path,
+            f"size {pet.shape[0]}x{pet.shape[1]} does not match MRI {job.mri_path} "
+            f"({mri.shape[0]}x{mri.shape[1]}); register them or pass --resize",
+        )
+    return mri, pet
+
+
+FuseFn = Callable[[np.ndarray, np.ndarray], np.ndarray]
+
+
+def fuse_folder_pairs(
+    jobs: Sequence[PairJob],
+    fuse_batch: FuseFn,
+    *,
+    batch_size: int = 64,
+    resize: tuple[int, int] | None = None,
+    skip_existing: bool = False,
+    workers: int = 4,
+    progress: Progress | None = None,
+    report: BatchReport | None = None,
+) -> BatchReport:
+    """Fuses every job, ``batch_size`` pairs per kernel call.
+
+    Args:
+        jobs: the pairs (see :func:`pair_folders`).
+        fuse_batch: ``(mri [N, H, W], pet [N, H, W(, 3)]) -> uint8 [N, H, W, 3]`` (N = batch_size).
+        batch_size: pairs per kernel call; a short last batch is padded to this size.
+        resize: resize both images of every pair to ``(H, W)`` first.
+        skip_existing: leave pairs whose output file exists untouched.
+        workers: decoding/encoding threads.
+        progress: optional progress bar, advanced per finished pair.
+        report: a report to add to (e.g. one holding pairing failures).
+
+    Returns:
+        The report.
+    """
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    report = report if report is not None else BatchReport()
+    start = time.perf_counter()
+    todo = []
+    for job in jobs:
+        if skip_existing and job.out_path.exists():
+            report.skipped += 1
+            if progress:
+                progress.advance()
+        else:
+            todo.append(job)
+
+    buckets: dict[tuple, list[tuple[PairJob, np.ndarray, np.ndarray]]] = collections.defaultdict(list)
+    pending_writes: collections.deque = collections.deque()
+
+    def finish_writes(limit: int) -> None:
+        while len(pending_writes) > limit:
+            job, future = pending_writes.popleft()
+            try:
+                future.result()
+                report.fused += 1
+            except (OSError, ValueError) as error:
+                report.failures.append((job.name, f"{job.out_path}: cannot write ({error})"))
+            if progress:
+                progress.advance()
+
+    def run(bucket: list[tuple[PairJob, np.ndarray, np.ndarray]], pool) -> None:
+        count = len(bucket)
+        mri = np.stack([m for _, m, _ in bucket])
+        pet = np.stack([p for _, _, p in bucket])
+        if count < batch_size:  # pad: same shape as full batches, so no recompilation
+            mri = np.concatenate([mri, np.zeros((batch_size - count,) + mri.shape[1:], mri.dtype)])
+            pet = np.concatenate([pet, np.zeros((batch_size - count,) + pet.shape[1:], pet.dtype)])
+        fused = np.asarray(fuse_batch(mri, pet))
+        for (job, _, _), image in zip(bucket, fused[:count]):
+            job.out_path.parent.mkdir(parents=True, exist_ok=True)
+            pending_writes.append((job, pool.submit(write_png, job.out_path, image)))
+        finish_writes(limit=2 * batch_size)
+
+    def chunks(items: Sequence[PairJob]) -> Iterable[Sequence[PairJob]]:
+        for i in range(0, len(items), batch_size):
+            yield items[i : i + batch_size]
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        submitted = collections.deque()
+        chunk_iter = iter(chunks(todo))
+        for _ in range(2):  # decode up to two chunks ahead of the kernel
+            chunk = next(chunk_iter, None)
+            if chunk is not None:
+                submitted.append([(job, pool.submit(_load_pair, job, resize)) for job in chunk])
+        while submitted:
+            current = submitted.popleft()
+            chunk = next(chunk_iter, None)
+            if chunk is not None:
+                submitted.append([(job, pool.submit(_load_pair, job, resize)) for job in chunk])
+            for job, future in current:
+                try:
+                    mri, pet = future.result()
+                except ImageError as error:
+                    report.failures.append((job.name, str(error)))
+                    if progress:
+                        progress.advance()
+                    continue
+                key = (mri.shape, mri.dtype.str, pet.shape, pet.dtype.str)
+                buckets[key].append((job, mri, pet))
+                if len(buckets[key]) == batch_size:
+                    run(buckets.pop(key), pool)
+        for key in list(buckets):
+            run(buckets.pop(key), pool)
+        finish_writes(limit=0)
+    report.seconds += time.perf_counter() - start
+    return report

@@ -1,0 +1,212 @@
+"""The ``jaxfuse`` command line: ``fuse`` (one pair or two folders) and ``demo``.
+
+Errors in the input are reported as one line ``jaxfuse: error: <file>: <problem>`` on stderr with
+exit code 1 and no traceback (set ``JAXFUSE_DEBUG=1`` to see one); usage errors exit with 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import pathlib
+import sys
+
+import numpy as np
+
+__all__ = ["main", "build_parser"]
+
+_PROG = "jaxfuse"
+
+
+class CliError(Exception):
+    """A problem to report as one line and exit 1."""
+
+
+def _add_method_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("method options (defaults: the paper's)")
+    group.add_argument("--a", type=float, default=0.3, help="weight A of the MRI in Eq. 1 (default 0.3)")
+    group.add_argument("--b", type=float, default=0.1, help="weight B of the PET intensity in Eq. 1 (default 0.1)")
+    group.add_argument(
+        "--normalisation",
+        choices=("tensor", "channel"),
+        default="tensor",
+        help="min-max scale each feature tensor as a whole (default) or per channel",
+    )
+    group.add_argument(
+        "--reduction", choices=("mean", "sum"), default="mean", help="per-pixel weight: channel mean (default) or sum"
+    )
+    group.add_argument(
+        "--colour-space",
+        choices=("hsi", "ihs_linear"),
+        default="hsi",
+        help="intensity model: Gonzalez-Woods HSI (default) or linear IHS (Tu et al. 2001)",
+    )
+    group.add_argument(
+        "--resize", type=int, metavar="N", help="resize both images to NxN first (the paper uses 256); default: sizes must match"
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser (exposed for documentation and tests)."""
+    parser = argparse.ArgumentParser(
+        prog=_PROG,
+        description="Fuse registered MRI and PET/SPECT brain images with VGG19 conv1_1 features "
+        "(Amini & Mostaar 2022).",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    fuse = sub.add_parser(
+        "fuse",
+        help="fuse one pair, or every same-named pair of two folders",
+        description="Fuse one pair (MRI PET -o OUT.png) or two folders of same-named pairs "
+        "(--mri-dir --pet-dir --out-dir). Output: 8-bit RGB PNG.",
+    )
+    fuse.add_argument("mri", nargs="?", type=pathlib.Path, help="MRI (gray) image file")
+    fuse.add_argument("pet", nargs="?", type=pathlib.Path, help="PET/SPECT (RGB or gray) image file")
+    fuse.add_argument("-o", "--out", type=pathlib.Path, help="output PNG for a single pair")
+    folders = fuse.add_argument_group("folder mode")
+    folders.add_argument("--mri-dir", type=pathlib.Path, help="folder of MRI images")
+    folders.add_argument("--pet-dir", type=pathlib.Path, help="folder of functional images with the same file names")
+    folders.add_argument("--out-dir", type=pathlib.Path, help="folder for the fused PNGs (created if needed)")
+    folders.add_argument("--batch-size", type=int, default=64, help="pairs per kernel call (default 64)")
+    folders.add_argument("--skip-existing", action="store_true", help="leave pairs whose output already exists")
+    folders.add_argument("--workers", type=int, default=4, help="threads decoding and encoding files (default 4)")
+    folders.add_argument(
+        "--progress", choices=("auto", "on", "off"), default="auto", help="progress bar on stderr (auto: if a terminal)"
+    )
+    _add_method_options(fuse)
+
+    demo = sub.add_parser(
+        "demo",
+        help="fuse the built-in synthetic sample pair",
+        description="Fuse the synthetic sample pair shipped with jaxfuse and write fused.png and "
+        "side_by_side.png (MRI | PET | fused).",
+    )
+    demo.add_argument("--out-dir", type=pathlib.Path, default=pathlib.Path("jaxfuse-demo"), help="default ./jaxfuse-demo")
+    return parser
+
+
+def _fuse_options(args: argparse.Namespace) -> dict:
+    return dict(a=args.a, b=args.b, normalisation=args.normalisation, reduction=args.reduction, colour_space=args.colour_space)
+
+
+def _same_file(a: pathlib.Path, b: pathlib.Path) -> bool:
+    try:
+        return a.exists() and b.exists() and os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def _run_fuse_single(args: argparse.Namespace) -> int:
+    from jaxfuse.batch import PairJob, _load_pair
+    from jaxfuse.fusion import fuse
+    from jaxfuse.image_io import write_png
+
+    if args.out is None:
+        raise CliError("fuse MRI PET needs -o OUT.png")
+    for source in (args.mri, args.pet):
+        if _same_file(args.out, source) or args.out.resolve() == source.resolve():
+            raise CliError(f"{args.out}: output path is an input file; inputs are never overwritten")
+    if args.out.parent and not args.out.parent.is_dir():
+        raise CliError(f"{args.out}: folder {args.out.parent} does not exist")
+    resize = (args.resize, args.resize) if args.resize else None
+    mri, pet = _load_pair(PairJob(args.out.stem, args.mri, args.pet, args.out), resize)
+    import jax.numpy as jnp
+
+    fused = np.asarray(fuse(mri, pet, output_dtype=jnp.uint8, **_fuse_options(args)))
+    write_png(args.out, fused)
+    print(f"wrote {args.out}")
+    return 0
+
+
+def _run_fuse_folders(args: argparse.Namespace) -> int:
+    from jaxfuse.batch import BatchReport, Progress, fuse_folder_pairs, pair_folders
+    from jaxfuse.fusion import fuse
+
+    if args.mri_dir is None or args.pet_dir is None or args.out_dir is None:
+        raise CliError("folder mode needs --mri-dir, --pet-dir and --out-dir")
+    if args.batch_size < 1:
+        raise CliError(f"--batch-size must be >= 1, got {args.batch_size}")
+    jobs, pairing_failures = pair_folders(args.mri_dir, args.pet_dir, args.out_dir)
+    if not jobs and not pairing_failures:
+        raise CliError(f"{args.mri_dir}: no image files to fuse")
+    args.out_dir.mkdir(parents=True, exist_ok=True)
+    import jax.numpy as jnp
+
+    options = _fuse_options(args)
+
+    def fuse_batch(mri: np.ndarray, pet: np.ndarray) -> np.ndarray:
+        return fuse(mri, pet, output_dtype=jnp.uint8, **options)
+
+    enabled = {"on": True, "off": False}.get(args.progress, sys.stderr.isatty())
+    progress = Progress(len(jobs) + len(pairing_failures), enabled=enabled)
+    progress.advance(len(pairing_failures))
+    report = BatchReport(failures=list(pairing_failures))
+    resize = (args.resize, args.resize) if args.resize else None
+    fuse_folder_pairs(
+        jobs,
+        fuse_batch,
+        batch_size=args.batch_size,
+        resize=resize,
+        skip_existing=args.skip_existing,
+        workers=args.workers,
+        progress=progress,
+        report=report,
+    )
+    progress.close()
+    print(report.summary())
+    return 1 if report.failures else 0
+
+
+def _run_demo(args: argparse.Namespace) -> int:
+    import jax.numpy as jnp
+
+    from jaxfuse.figures import side_by_side
+    from jaxfuse.fusion import fuse
+    from jaxfuse.image_io import write_png
+    from jaxfuse.sample import load_sample_pair
+
+    mri, pet = load_sample_pair()
+    fused = np.asarray(fuse(mri, pet, output_dtype=jnp.uint8))
+    args.out_dir.mkdir(parents=True, exist_ok=True)
+    write_png(args.out_dir / "fused.png", fused)
+    write_png(args.out_dir / "side_by_side.png", side_by_side([("MRI", mri), ("PET", pet), ("fused (VGG19)", fused)]))
+    print(f"wrote {args.out_dir / 'fused.png'} and {args.out_dir / 'side_by_side.png'}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``jaxfuse`` console script; returns the exit code."""
+    from jaxfuse.image_io import ImageError
+    from jaxfuse.weights import WeightsError
+
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "demo":
+            return _run_demo(args)
+        if args.mri_dir or args.pet_dir or args.out_dir:
+            if args.mri or args.pet or args.out:
+                raise CliError("give either MRI PET -o OUT or --mri-dir/--pet-dir/--out-dir, not both")
+            return _run_fuse_folders(args)
+        if args.mri is None or args.pet is None:
+            raise CliError("fuse needs MRI PET -o OUT.png, or --mri-dir, --pet-dir and --out-dir")
+        return _run_fuse_single(args)
+    except (CliError, ImageError, WeightsError) as error:
+        print(f"{_PROG}: error: {error}", file=sys.stderr)
+        return 1
+    except OSError as error:
+        where = error.filename if error.filename else ""
+        print(f"{_PROG}: error: {where}{': ' if where else ''}{error.strerror or error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"{_PROG}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as error:  # noqa: BLE001 - the promise is one line, not a traceback
+        if os.environ.get("JAXFUSE_DEBUG"):
+            raise
+        print(f"{_PROG}: internal error: {type(error).__name__}: {error} (JAXFUSE_DEBUG=1 shows the traceback)", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
