@@ -52,6 +52,11 @@ def _check_rgb(x: jax.Array, name: str) -> None:
         raise ValueError(f"{name} must have shape [..., 3], got {x.shape}")
 
 
+def _band_sum(rgb: jax.Array) -> jax.Array:
+    """``R + G + B`` in a fixed order (a reduce may be reassociated differently per batch size)."""
+    return rgb[..., 0] + rgb[..., 1] + rgb[..., 2]
+
+
 def rgb_to_intensity(rgb: ArrayLike) -> jax.Array:
     """Intensity ``I = (R + G + B) / 3``.
 
@@ -63,7 +68,7 @@ def rgb_to_intensity(rgb: ArrayLike) -> jax.Array:
     """
     rgb = _as_float(rgb)
     _check_rgb(rgb, "rgb")
-    return jnp.mean(rgb, axis=-1)
+    return _band_sum(rgb) / 3.0
 
 
 def rgb_to_hsi(rgb: ArrayLike) -> jax.Array:
@@ -155,10 +160,11 @@ def replace_intensity(rgb: ArrayLike, intensity: ArrayLike) -> jax.Array:
     rgb = _as_float(rgb)
     _check_rgb(rgb, "rgb")
     new = jnp.asarray(intensity, dtype=rgb.dtype)[..., None]
-    old = jnp.mean(rgb, axis=-1, keepdims=True)
-    lit = old > 0
-    safe_old = jnp.where(lit, old, 1.0)
-    out = jnp.where(lit, rgb * (new / safe_old), new)
+    total = _band_sum(rgb)[..., None]
+    lit = total > 0
+    safe_total = jnp.where(lit, total, 1.0)
+    # rgb / I = 3 rgb / (R+G+B) lies in [0, 3], so this cannot overflow even for tiny intensities.
+    out = jnp.where(lit, new * (3.0 * rgb / safe_total), new)
     return jnp.clip(out, 0.0, 1.0)
 
 
@@ -214,5 +220,5 @@ def replace_intensity_linear(rgb: ArrayLike, intensity: ArrayLike) -> jax.Array:
     rgb = _as_float(rgb)
     _check_rgb(rgb, "rgb")
     new = jnp.asarray(intensity, dtype=rgb.dtype)
-    old = jnp.mean(rgb, axis=-1)
+    old = _band_sum(rgb) / 3.0
     return jnp.clip(rgb + (new - old)[..., None], 0.0, 1.0)

@@ -37,7 +37,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.typing import ArrayLike
 
-from jaxfuse.color import replace_intensity, replace_intensity_linear
+from jaxfuse.color import replace_intensity, replace_intensity_linear, rgb_to_intensity
 from jaxfuse.features import vgg19_conv1_1, vgg19_conv1_1_gray
 from jaxfuse.weights import Conv1_1Params, load_vgg19_conv1_1
 
@@ -157,7 +157,7 @@ def _fuse_pair(mri, pet, a, b, kernel, bias, *, pet_is_rgb, channels, per_channe
     params = Conv1_1Params(kernel=kernel, bias=bias)
     mri_features = vgg19_conv1_1_gray(mri, channels=channels, params=params)
     if pet_is_rgb:
-        intensity = jnp.mean(pet, axis=-1)
+        intensity = rgb_to_intensity(pet)
         pet_features = vgg19_conv1_1(pet, channels=channels, params=params)
     else:
         intensity = pet
@@ -201,10 +201,10 @@ def _fuse_kernel(mri, pet, a, b, kernel, bias, *, pet_is_rgb, channels, per_chan
     return fused
 
 
-@functools.cache
 def _default_params(channels: int) -> Conv1_1Params:
-    params = load_vgg19_conv1_1(channels=channels)
-    return Conv1_1Params(kernel=jnp.asarray(params.kernel), bias=jnp.asarray(params.bias))
+    # NumPy arrays (cached by the loader), never jax arrays: a cache filled while some caller is
+    # tracing would otherwise hold that trace's tracers.
+    return load_vgg19_conv1_1(channels=channels)
 
 
 def _check_dtype(x: jax.Array, name: str) -> None:

@@ -27,6 +27,27 @@ __all__ = [
     "IMAGE_SUFFIXES",
 ]
 
+def _umask_by_setting() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+# os.umask can only be read by setting it, which races with other threads: read it once at import,
+# and at write time from /proc where the kernel reports it (Linux).
+_IMPORT_UMASK = _umask_by_setting()
+
+
+def _current_umask() -> int:
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    return _IMPORT_UMASK
+
 #: File endings the batch mode picks up in a folder.
 IMAGE_SUFFIXES = (".png", ".tif", ".tiff", ".bmp", ".jpg", ".jpeg", ".npy")
 
@@ -175,6 +196,7 @@ def write_png(path: os.PathLike | str, image: np.ndarray) -> None:
         raise TypeError(f"write_png needs uint8, got {image.dtype}")
     descriptor, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.fchmod(descriptor, 0o666 & ~_current_umask())  # mkstemp makes 0600; a new file should follow the umask
         with os.fdopen(descriptor, "wb") as handle:
             Image.fromarray(image).save(handle, format="PNG")
         os.replace(tmp_name, path)
