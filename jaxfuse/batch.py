@@ -31,7 +31,7 @@ class PairJob:
     name: str
     mri_path: pathlib.Path
     pet_path: pathlib.Path
-    out_path: pathlib.Path
+    out_path: pathlib.Path | None  # None when the caller writes no per-pair file
 
 
 @dataclasses.dataclass
@@ -91,22 +91,23 @@ def _image_files(folder: pathlib.Path) -> dict[str, pathlib.Path]:
 
 
 def pair_folders(
-    mri_dir: os.PathLike | str, pet_dir: os.PathLike | str, out_dir: os.PathLike | str
+    mri_dir: os.PathLike | str, pet_dir: os.PathLike | str, out_dir: os.PathLike | str | None = None
 ) -> tuple[list[PairJob], list[tuple[str, str]]]:
     """Pairs files with the same name in the two folders.
 
     Returns:
-        ``(jobs, failures)``: a job per pair (output ``out_dir / <stem>.png``) and a failure per
-        file that has no partner.
+        ``(jobs, failures)``: a job per pair (output ``out_dir / <stem>.png``, or None without
+        ``out_dir``) and a failure per file that has no partner.
 
     Raises:
         ImageError: a folder is missing, or the output folder is an input folder.
     """
-    mri_dir, pet_dir, out_dir = map(pathlib.Path, (mri_dir, pet_dir, out_dir))
+    mri_dir, pet_dir = pathlib.Path(mri_dir), pathlib.Path(pet_dir)
     for folder in (mri_dir, pet_dir):
         if not folder.is_dir():
             raise ImageError(folder, "no such folder")
-    for folder in (mri_dir, pet_dir):
+    for folder in (mri_dir, pet_dir) if out_dir is not None else ():
+        out_dir = pathlib.Path(out_dir)
         if out_dir.exists() and out_dir.resolve() == folder.resolve():
             raise ImageError(out_dir, "output folder is an input folder; inputs are never overwritten")
     mri_files, pet_files = _image_files(mri_dir), _image_files(pet_dir)
@@ -117,8 +118,8 @@ def pair_folders(
         elif name not in mri_files:
             failures.append((name, f"{pet_files[name]}: no partner file {mri_dir / name}"))
         else:
-            out = out_dir / (pathlib.Path(name).stem + ".png")
-            if out in outputs:
+            out = pathlib.Path(out_dir) / (pathlib.Path(name).stem + ".png") if out_dir is not None else None
+            if out is not None and out in outputs:
                 failures.append((name, f"{mri_files[name]}: output {out} also produced by {outputs[out]}"))
                 continue
             outputs[out] = name

@@ -1,4 +1,4 @@
-"""The ``jaxfuse`` command line: ``fuse`` (one pair or two folders) and ``demo``.
+"""The ``jaxfuse`` command line: ``fuse`` (one pair or two folders), ``evaluate`` and ``demo``.
 
 Errors in the input are reported as one line ``jaxfuse: error: <file>: <problem>`` on stderr with
 exit code 1 and no traceback (set ``JAXFUSE_DEBUG=1`` to see one); usage errors exit with 2.
@@ -22,8 +22,26 @@ class CliError(Exception):
     """A problem to report as one line and exit 1."""
 
 
+def _method_list(value: str) -> list[str]:
+    from jaxfuse.methods import METHODS
+
+    names = list(METHODS) if value == "all" else [v.strip() for v in value.split(",") if v.strip()]
+    unknown = [n for n in names if n not in METHODS]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(f"unknown method(s) {', '.join(unknown) or value!r}; known: all, {', '.join(METHODS)}")
+    return names
+
+
 def _add_method_options(parser: argparse.ArgumentParser) -> None:
+    from jaxfuse.methods import METHODS
+
     group = parser.add_argument_group("method options (defaults: the paper's)")
+    group.add_argument(
+        "--method",
+        choices=list(METHODS),
+        default="vgg19",
+        help="fusion method (default vgg19, the paper's); the options below apply to vgg19 only",
+    )
     group.add_argument("--a", type=float, default=0.3, help="weight A of the MRI in Eq. 1 (default 0.3)")
     group.add_argument("--b", type=float, default=0.1, help="weight B of the PET intensity in Eq. 1 (default 0.1)")
     group.add_argument(
@@ -76,6 +94,28 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_method_options(fuse)
 
+    evaluate = sub.add_parser(
+        "evaluate",
+        help="run fusion methods on folders of pairs and write a metrics report",
+        description="Fuse every same-named pair of two folders with each method, score the results with the "
+        "paper's criteria (EN, MI, D, AG, OP) and the field's standard metrics, and write metrics.csv, "
+        "summary.md (with the paper's Table 1 beside) and figure.png into the report folder.",
+    )
+    evaluate.add_argument("--mri-dir", type=pathlib.Path, required=True, help="folder of MRI images")
+    evaluate.add_argument("--pet-dir", type=pathlib.Path, required=True, help="folder of functional images (same names)")
+    evaluate.add_argument(
+        "--methods", type=_method_list, default="all", help="'all' (default) or a comma-separated list of method names"
+    )
+    evaluate.add_argument("--report", type=pathlib.Path, required=True, help="report folder (created if needed)")
+    evaluate.add_argument("--save-fused", action="store_true", help="also write each method's PNGs to REPORT/fused/METHOD/")
+    evaluate.add_argument("--batch-size", type=int, default=32, help="pairs per kernel call (default 32)")
+    evaluate.add_argument("--resize", type=int, metavar="N", help="resize every pair to NxN first")
+    evaluate.add_argument("--figure-pairs", type=int, default=3, help="pairs shown in figure.png (default 3)")
+    evaluate.add_argument("--title", default="jaxfuse evaluation", help="heading of summary.md")
+    evaluate.add_argument(
+        "--progress", choices=("auto", "on", "off"), default="auto", help="progress bar on stderr (auto: if a terminal)"
+    )
+
     demo = sub.add_parser(
         "demo",
         help="fuse the built-in synthetic sample pair",
@@ -86,8 +126,23 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _fuse_options(args: argparse.Namespace) -> dict:
-    return dict(a=args.a, b=args.b, normalisation=args.normalisation, reduction=args.reduction, colour_space=args.colour_space)
+_VGG19_DEFAULTS = dict(a=0.3, b=0.1, normalisation="tensor", reduction="mean", colour_space="hsi")
+
+
+def _fuser(args: argparse.Namespace):
+    """``(mri, pet) -> uint8 fused`` for the chosen method and options."""
+    import jax.numpy as jnp
+
+    from jaxfuse.fusion import fuse
+    from jaxfuse.methods import fuse_with
+
+    options = {key: getattr(args, key) for key in _VGG19_DEFAULTS}
+    if args.method != "vgg19":
+        changed = [f"--{k.replace('_', '-')}" for k, v in options.items() if v != _VGG19_DEFAULTS[k]]
+        if changed:
+            raise CliError(f"{', '.join(changed)} apply to --method vgg19 only, not {args.method}")
+        return lambda mri, pet: fuse_with(mri, pet, method=args.method, output_dtype=jnp.uint8)
+    return lambda mri, pet: fuse(mri, pet, output_dtype=jnp.uint8, **options)
 
 
 def _same_file(a: pathlib.Path, b: pathlib.Path) -> bool:
@@ -99,7 +154,6 @@ def _same_file(a: pathlib.Path, b: pathlib.Path) -> bool:
 
 def _run_fuse_single(args: argparse.Namespace) -> int:
     from jaxfuse.batch import PairJob, _load_pair
-    from jaxfuse.fusion import fuse
     from jaxfuse.image_io import write_png
 
     if args.out is None:
@@ -110,10 +164,12 @@ def _run_fuse_single(args: argparse.Namespace) -> int:
     if args.out.parent and not args.out.parent.is_dir():
         raise CliError(f"{args.out}: folder {args.out.parent} does not exist")
     resize = (args.resize, args.resize) if args.resize else None
+    fuse_pair = _fuser(args)
     mri, pet = _load_pair(PairJob(args.out.stem, args.mri, args.pet, args.out), resize)
-    import jax.numpy as jnp
-
-    fused = np.asarray(fuse(mri, pet, output_dtype=jnp.uint8, **_fuse_options(args)))
+    try:
+        fused = np.asarray(fuse_pair(mri, pet))
+    except ValueError as error:
+        raise CliError(f"{args.pet}: {error}") from None
     write_png(args.out, fused)
     print(f"wrote {args.out}")
     return 0
@@ -121,7 +177,6 @@ def _run_fuse_single(args: argparse.Namespace) -> int:
 
 def _run_fuse_folders(args: argparse.Namespace) -> int:
     from jaxfuse.batch import BatchReport, Progress, fuse_folder_pairs, pair_folders
-    from jaxfuse.fusion import fuse
 
     if args.mri_dir is None or args.pet_dir is None or args.out_dir is None:
         raise CliError("folder mode needs --mri-dir, --pet-dir and --out-dir")
@@ -130,13 +185,8 @@ def _run_fuse_folders(args: argparse.Namespace) -> int:
     jobs, pairing_failures = pair_folders(args.mri_dir, args.pet_dir, args.out_dir)
     if not jobs and not pairing_failures:
         raise CliError(f"{args.mri_dir}: no image files to fuse")
+    fuse_batch = _fuser(args)
     args.out_dir.mkdir(parents=True, exist_ok=True)
-    import jax.numpy as jnp
-
-    options = _fuse_options(args)
-
-    def fuse_batch(mri: np.ndarray, pet: np.ndarray) -> np.ndarray:
-        return fuse(mri, pet, output_dtype=jnp.uint8, **options)
 
     enabled = {"on": True, "off": False}.get(args.progress, sys.stderr.isatty())
     progress = Progress(len(jobs) + len(pairing_failures), enabled=enabled)
@@ -156,6 +206,41 @@ def _run_fuse_folders(args: argparse.Namespace) -> int:
     progress.close()
     print(report.summary())
     return 1 if report.failures else 0
+
+
+def _run_evaluate(args: argparse.Namespace) -> int:
+    from jaxfuse.evaluate import evaluate_folders, write_report
+
+    if args.batch_size < 1:
+        raise CliError(f"--batch-size must be >= 1, got {args.batch_size}")
+    methods = args.methods if isinstance(args.methods, list) else _method_list(args.methods)
+    for folder in (args.mri_dir, args.pet_dir):
+        if args.report.exists() and args.report.resolve() == folder.resolve():
+            raise CliError(f"{args.report}: report folder is an input folder; inputs are never overwritten")
+    enabled = {"on": True, "off": False}.get(args.progress, sys.stderr.isatty())
+    fused_dir = args.report / "fused" if args.save_fused else None
+    evaluation = evaluate_folders(
+        args.mri_dir,
+        args.pet_dir,
+        methods=methods,
+        batch_size=args.batch_size,
+        resize=(args.resize, args.resize) if args.resize else None,
+        fused_dir=fused_dir,
+        figure_pairs=args.figure_pairs,
+        progress_enabled=enabled,
+    )
+    if not evaluation.names:
+        for name, reason in evaluation.failures:
+            print(f"  failed {name}: {reason}", file=sys.stderr)
+        raise CliError(f"{args.mri_dir}: no pair could be read")
+    write_report(evaluation, args.report, title=args.title)
+    for run in evaluation.runs:
+        print(f"{run.method:<12} {run.fused_pairs:>5} pairs  {run.pairs_per_second:9.1f} pairs/s  (compile {run.compile_seconds:.2f} s)")
+    failures = evaluation.failures + [f for run in evaluation.runs for f in run.failures]
+    for name, reason in failures:
+        print(f"  failed {name}: {reason}")
+    print(f"wrote {args.report / 'metrics.csv'}, {args.report / 'summary.md'}, {args.report / 'figure.png'}")
+    return 1 if failures else 0
 
 
 def _run_demo(args: argparse.Namespace) -> int:
@@ -184,6 +269,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "demo":
             return _run_demo(args)
+        if args.command == "evaluate":
+            return _run_evaluate(args)
         if args.mri_dir or args.pet_dir or args.out_dir:
             if args.mri or args.pet or args.out:
                 raise CliError("give either MRI PET -o OUT or --mri-dir/--pet-dir/--out-dir, not both")

@@ -30,7 +30,7 @@ Reference:
 from __future__ import annotations
 
 import functools
-from typing import Literal
+from typing import Literal, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -49,6 +49,12 @@ __all__ = [
     "reduce_features",
     "fusion_rule",
     "fuse",
+    "functional_intensity",
+    "vgg19_fused_intensity",
+    "restore_colour",
+    "FlatPair",
+    "flatten_pair",
+    "check_output_dtype",
 ]
 
 DEFAULT_A = 0.3
@@ -152,24 +158,55 @@ def fusion_rule(
     return jnp.clip(fused, 0.0, 1.0)
 
 
-def _fuse_pair(mri, pet, a, b, kernel, bias, *, pet_is_rgb, channels, per_channel, reduction, colour_space):
-    """The six steps for one pair: mri ``[H, W]``, pet ``[H, W, 3]`` or ``[H, W]`` (unit floats)."""
+def functional_intensity(pet: jax.Array, *, pet_is_rgb: bool) -> jax.Array:
+    """Step 2: ``I = (R + G + B) / 3`` of an RGB ``[..., H, W, 3]`` image; a gray one is its own I."""
+    return rgb_to_intensity(pet) if pet_is_rgb else pet
+
+
+def restore_colour(pet: jax.Array, fused_intensity: jax.Array, *, pet_is_rgb: bool, colour_space: ColourSpace = "hsi") -> jax.Array:
+    """Step 6: the functional image's colour with intensity F.
+
+    Args:
+        pet: ``[..., H, W, 3]`` (or gray ``[..., H, W]``) float in [0, 1].
+        fused_intensity: ``[..., H, W]`` float in [0, 1].
+        pet_is_rgb: whether ``pet`` has the channel axis.
+        colour_space: ``"hsi"`` (Gonzalez-Woods, exact trig-free form) or ``"ihs_linear"``.
+
+    Returns:
+        ``[..., H, W, 3]`` float in [0, 1] (gray F repeated for a gray functional image).
+    """
+    if not pet_is_rgb:
+        return jnp.stack([fused_intensity] * 3, axis=-1)
+    if colour_space == "hsi":
+        return replace_intensity(pet, fused_intensity)
+    return replace_intensity_linear(pet, fused_intensity)
+
+
+def vgg19_fused_intensity(mri, pet, intensity, a, b, kernel, bias, *, pet_is_rgb, channels, per_channel, reduction):
+    """Steps 3-5 for one pair: the paper's fused intensity ``F`` ``[H, W]`` in [0, 1].
+
+    ``mri`` ``[H, W]``, ``pet`` ``[H, W, 3]`` (or ``[H, W]``) and ``intensity`` ``[H, W]`` are unit
+    floats; ``a``, ``b`` scalars; ``kernel``/``bias`` the conv1_1 parameters.
+    """
     params = Conv1_1Params(kernel=kernel, bias=bias)
     mri_features = vgg19_conv1_1_gray(mri, channels=channels, params=params)
     if pet_is_rgb:
-        intensity = rgb_to_intensity(pet)
         pet_features = vgg19_conv1_1(pet, channels=channels, params=params)
     else:
-        intensity = pet
         pet_features = vgg19_conv1_1_gray(pet, channels=channels, params=params)
     mri_weight = reduce_features(normalise_features(mri_features, per_channel=per_channel), reduction=reduction)
     pet_weight = reduce_features(normalise_features(pet_features, per_channel=per_channel), reduction=reduction)
-    fused = fusion_rule(mri, intensity, mri_weight, pet_weight, a=a, b=b)
-    if not pet_is_rgb:
-        return jnp.stack([fused] * 3, axis=-1)
-    if colour_space == "hsi":
-        return replace_intensity(pet, fused)
-    return replace_intensity_linear(pet, fused)
+    return fusion_rule(mri, intensity, mri_weight, pet_weight, a=a, b=b)
+
+
+def _fuse_pair(mri, pet, a, b, kernel, bias, *, pet_is_rgb, channels, per_channel, reduction, colour_space):
+    """The six steps for one pair: mri ``[H, W]``, pet ``[H, W, 3]`` or ``[H, W]`` (unit floats)."""
+    intensity = functional_intensity(pet, pet_is_rgb=pet_is_rgb)
+    fused = vgg19_fused_intensity(
+        mri, pet, intensity, a, b, kernel, bias,
+        pet_is_rgb=pet_is_rgb, channels=channels, per_channel=per_channel, reduction=reduction,
+    )
+    return restore_colour(pet, fused, pet_is_rgb=pet_is_rgb, colour_space=colour_space)
 
 
 @functools.partial(
@@ -210,6 +247,61 @@ def _default_params(channels: int) -> Conv1_1Params:
 def _check_dtype(x: jax.Array, name: str) -> None:
     if not (x.dtype in (jnp.uint8, jnp.uint16) or jnp.issubdtype(x.dtype, jnp.floating)):
         raise TypeError(f"{name} must be uint8, uint16 or float, got {x.dtype}")
+
+
+class FlatPair(NamedTuple):
+    """Validated inputs flattened to one batch axis (see :func:`flatten_pair`)."""
+
+    mri: jax.Array  # [N, H, W]
+    pet: jax.Array  # [N, H, W, 3] or [N, H, W]
+    pet_is_rgb: bool
+    batch_shape: tuple[int, ...]
+
+
+def flatten_pair(mri: ArrayLike, pet: ArrayLike) -> FlatPair:
+    """Checks an (MRI, functional) input pair and flattens its leading dims into one batch axis.
+
+    Args:
+        mri: ``[..., H, W]`` uint8, uint16 or float.
+        pet: ``[..., H, W, 3]`` or ``[..., H, W]``, same leading dims; uint8, uint16 or float.
+
+    Returns:
+        ``FlatPair`` with ``mri [N, H, W]``, ``pet [N, H, W(, 3)]``, whether PET is RGB, and the
+        original leading dims.
+
+    Raises:
+        ValueError: the shapes do not match or are not images. TypeError: unsupported dtype.
+    """
+    mri = jnp.asarray(mri)
+    pet = jnp.asarray(pet)
+    _check_dtype(mri, "mri")
+    _check_dtype(pet, "pet")
+    if mri.ndim < 2:
+        raise ValueError(f"mri must have shape [..., H, W], got {mri.shape}")
+    if pet.shape == mri.shape:
+        pet_is_rgb = False
+    elif pet.shape == mri.shape + (3,):
+        pet_is_rgb = True
+    else:
+        raise ValueError(
+            f"pet must have shape {mri.shape + (3,)} (RGB) or {mri.shape} (gray) to match mri {mri.shape}, "
+            f"got {pet.shape}"
+        )
+    height, width = mri.shape[-2], mri.shape[-1]
+    return FlatPair(
+        mri=mri.reshape((-1, height, width)),
+        pet=pet.reshape((-1, height, width) + ((3,) if pet_is_rgb else ())),
+        pet_is_rgb=pet_is_rgb,
+        batch_shape=mri.shape[:-2],
+    )
+
+
+def check_output_dtype(output_dtype) -> bool:
+    """Returns True for uint8 output, False for float32; raises ValueError for anything else."""
+    output_dtype = np.dtype(output_dtype)
+    if output_dtype not in (np.dtype(np.float32), np.dtype(np.uint8)):
+        raise ValueError(f"output_dtype must be float32 or uint8, got {output_dtype}")
+    return output_dtype == np.dtype(np.uint8)
 
 
 def fuse(
@@ -261,52 +353,33 @@ def fuse(
         >>> fuse(mri, pet).shape
         (8, 64, 64, 3)
     """
-    mri = jnp.asarray(mri)
-    pet = jnp.asarray(pet)
-    _check_dtype(mri, "mri")
-    _check_dtype(pet, "pet")
-    if mri.ndim < 2:
-        raise ValueError(f"mri must have shape [..., H, W], got {mri.shape}")
-    if pet.shape == mri.shape:
-        pet_is_rgb = False
-    elif pet.shape == mri.shape + (3,):
-        pet_is_rgb = True
-    else:
-        raise ValueError(
-            f"pet must have shape {mri.shape + (3,)} (RGB) or {mri.shape} (gray) to match mri {mri.shape}, "
-            f"got {pet.shape}"
-        )
+    flat = flatten_pair(mri, pet)
     if normalisation not in _NORMALISATIONS:
         raise ValueError(f"normalisation must be one of {_NORMALISATIONS}, got {normalisation!r}")
     if reduction not in _REDUCTIONS:
         raise ValueError(f"reduction must be one of {_REDUCTIONS}, got {reduction!r}")
     if colour_space not in _COLOUR_SPACES:
         raise ValueError(f"colour_space must be one of {_COLOUR_SPACES}, got {colour_space!r}")
-    output_dtype = np.dtype(output_dtype)
-    if output_dtype not in (np.dtype(np.float32), np.dtype(np.uint8)):
-        raise ValueError(f"output_dtype must be float32 or uint8, got {output_dtype}")
+    quantise = check_output_dtype(output_dtype)
     if params is None:
         params = _default_params(channels)
     # Fixed dtypes for the traced scalars, so a Python float and an array do not compile twice.
-    scalar_dtype = jnp.float64 if jnp.float64 in (mri.dtype, pet.dtype) else jnp.float32
+    scalar_dtype = jnp.float64 if jnp.float64 in (flat.mri.dtype, flat.pet.dtype) else jnp.float32
     a = jnp.asarray(a, scalar_dtype)
     b = jnp.asarray(b, scalar_dtype)
 
-    batch_shape, height, width = mri.shape[:-2], mri.shape[-2], mri.shape[-1]
-    flat_mri = mri.reshape((-1, height, width))
-    flat_pet = pet.reshape((-1, height, width) + ((3,) if pet_is_rgb else ()))
     fused = _fuse_kernel(
-        flat_mri,
-        flat_pet,
+        flat.mri,
+        flat.pet,
         a,
         b,
         params.kernel,
         params.bias,
-        pet_is_rgb=pet_is_rgb,
+        pet_is_rgb=flat.pet_is_rgb,
         channels=channels,
         per_channel=normalisation == "channel",
         reduction=reduction,
         colour_space=colour_space,
-        quantise=output_dtype == np.dtype(np.uint8),
+        quantise=quantise,
     )
-    return fused.reshape(batch_shape + (height, width, 3))
+    return fused.reshape(flat.batch_shape + fused.shape[1:])

@@ -1,0 +1,173 @@
+"""The fusion methods of the paper's Table 1, behind one registry shared by the API and the CLI.
+
+Every method takes the same inputs as :func:`jaxfuse.fuse` (MRI ``[..., H, W]``, functional image
+``[..., H, W, 3]`` or ``[..., H, W]``; uint8, uint16 or float in [0, 1]) and returns fused RGB
+``[..., H, W, 3]`` float32 in [0, 1] or uint8. Except for the VGG19 method (which is
+:func:`jaxfuse.fuse` itself), a method is an *intensity rule*: a function of one pair,
+``rule(mri [H, W], intensity [H, W]) -> F [H, W]`` on unit floats; the registry wraps it in the
+shared frame (SPEC section 5): intensity of the functional image, the rule, clip to [0, 1], colour
+restored through the intensity (Gonzalez-Woods HSI unless the method says otherwise), all compiled
+as one ``jax.jit`` of a ``jax.vmap``, once per shape, dtype and method.
+
+Adding a method is one entry::
+
+    METHODS["maximum"] = FusionMethod(
+        description="pixel-wise maximum of MRI and PET intensity",
+        domain="spatial",
+        rule=lambda mri, intensity: jnp.maximum(mri, intensity),
+    )
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from collections.abc import Callable
+from typing import Literal
+
+import jax
+import jax.numpy as jnp
+from jax.typing import ArrayLike
+
+from jaxfuse.fusion import (
+    DEFAULT_A,
+    DEFAULT_B,
+    check_output_dtype,
+    flatten_pair,
+    functional_intensity,
+    fuse,
+    restore_colour,
+    to_unit_float,
+)
+from jaxfuse.transforms import fuse_multiscale
+
+__all__ = ["FusionMethod", "METHODS", "method_names", "fuse_with"]
+
+IntensityRule = Callable[[jax.Array, jax.Array], jax.Array]
+
+
+@dataclasses.dataclass(frozen=True)
+class FusionMethod:
+    """One fusion method.
+
+    Attributes:
+        description: one line for ``--help`` and reports.
+        domain: ``"spatial"`` or ``"transform"`` (the paper's grouping).
+        rule: per-pair intensity rule ``(mri [H, W], intensity [H, W]) -> F [H, W]`` on unit floats;
+            ``None`` for a method that provides ``fuse`` instead.
+        colour_space: how colour is restored around ``rule``: ``"hsi"`` or ``"ihs_linear"``.
+        fuse: a full batched ``fuse(mri, pet, *, output_dtype)``; overrides ``rule``.
+        paper_row: the method's row name in the paper's Table 1, if it has one.
+    """
+
+    description: str
+    domain: Literal["spatial", "transform"]
+    rule: IntensityRule | None = None
+    colour_space: Literal["hsi", "ihs_linear"] = "hsi"
+    fuse: Callable[..., jax.Array] | None = None
+    paper_row: str | None = None
+
+
+@functools.partial(jax.jit, static_argnames=("method", "pet_is_rgb", "quantise"))
+def _rule_kernel(mri, pet, *, method: str, pet_is_rgb: bool, quantise: bool):
+    spec = METHODS[method]
+    mri = to_unit_float(mri)
+    pet = to_unit_float(pet).astype(mri.dtype)
+
+    def one_pair(m, p):
+        intensity = functional_intensity(p, pet_is_rgb=pet_is_rgb)
+        fused = jnp.clip(spec.rule(m, intensity), 0.0, 1.0)
+        return restore_colour(p, fused, pet_is_rgb=pet_is_rgb, colour_space=spec.colour_space)
+
+    out = jax.vmap(one_pair)(mri, pet)
+    return jnp.round(out * 255.0).astype(jnp.uint8) if quantise else out
+
+
+def _fuse_cnn(mri: ArrayLike, pet: ArrayLike, *, output_dtype=jnp.float32) -> jax.Array:
+    """The paper's "CNN" baseline: :func:`jaxfuse.fuse` with ``a = b = 0`` (weights terms only)."""
+    return fuse(mri, pet, a=0.0, b=0.0, output_dtype=output_dtype)
+
+
+def _fuse_vgg19(mri: ArrayLike, pet: ArrayLike, *, output_dtype=jnp.float32) -> jax.Array:
+    return fuse(mri, pet, a=DEFAULT_A, b=DEFAULT_B, output_dtype=output_dtype)
+
+
+#: Registered methods by name (the CLI's ``--method`` values).
+METHODS: dict[str, FusionMethod] = {
+    "vgg19": FusionMethod(
+        description="the paper's method: VGG19 conv1_1 weights, A = 0.3, B = 0.1 (jaxfuse.fuse)",
+        domain="spatial",
+        fuse=_fuse_vgg19,
+        paper_row="VGG19 method",
+    ),
+    "cnn": FusionMethod(
+        description='the paper\'s "CNN" baseline: VGG19 conv1_1 weights without the A, B terms',
+        domain="spatial",
+        fuse=_fuse_cnn,
+    ),
+    "average": FusionMethod(
+        description="pixel averaging of the MRI and the functional intensity",
+        domain="spatial",
+        rule=lambda mri, intensity: 0.5 * (mri + intensity),
+        paper_row="Pixel averaging",
+    ),
+    "hsi": FusionMethod(
+        description="HSI substitution: the functional intensity replaced by the MRI (Gonzalez-Woods)",
+        domain="spatial",
+        rule=lambda mri, intensity: mri,
+        paper_row="HSI based",
+    ),
+    "ihs_linear": FusionMethod(
+        description="linear IHS substitution (Tu et al. 2001): adds MRI - I to each band",
+        domain="spatial",
+        rule=lambda mri, intensity: mri,
+        colour_space="ihs_linear",
+    ),
+    "laplacian": FusionMethod(
+        description="Laplacian pyramid, 4 levels: average low-pass, max-abs high-pass",
+        domain="transform",
+        rule=functools.partial(fuse_multiscale, transform="laplacian", levels=4),
+    ),
+    "dwt": FusionMethod(
+        description="2-D DWT db2 (periodization), 4 levels: average low-pass, max-abs high-pass",
+        domain="transform",
+        rule=functools.partial(fuse_multiscale, transform="dwt", levels=4, wavelet="db2"),
+        paper_row="Wavelet",
+    ),
+}
+
+
+def method_names() -> list[str]:
+    """Registered method names, in registry order."""
+    return list(METHODS)
+
+
+def fuse_with(mri: ArrayLike, pet: ArrayLike, *, method: str = "vgg19", output_dtype=jnp.float32) -> jax.Array:
+    """Fuses with any registered method.
+
+    Args:
+        mri: ``[..., H, W]`` gray; uint8, uint16 or float in [0, 1].
+        pet: ``[..., H, W, 3]`` RGB or ``[..., H, W]`` gray, same leading dims and size.
+        method: a key of :data:`METHODS`.
+        output_dtype: ``jnp.float32`` (in [0, 1]) or ``jnp.uint8`` (``round(255 x)``).
+
+    Returns:
+        ``[..., H, W, 3]`` fused RGB.
+
+    Raises:
+        ValueError: unknown method, or shapes the method cannot take (e.g. a DWT size not
+        divisible by 16).
+
+    Example:
+        >>> fuse_with(jnp.zeros((2, 32, 32)), jnp.zeros((2, 32, 32, 3)), method="average").shape
+        (2, 32, 32, 3)
+    """
+    if method not in METHODS:
+        raise ValueError(f"unknown method {method!r}; known: {', '.join(METHODS)}")
+    spec = METHODS[method]
+    if spec.fuse is not None:
+        return spec.fuse(mri, pet, output_dtype=output_dtype)
+    flat = flatten_pair(mri, pet)
+    quantise = check_output_dtype(output_dtype)
+    out = _rule_kernel(flat.mri, flat.pet, method=method, pet_is_rgb=flat.pet_is_rgb, quantise=quantise)
+    return out.reshape(flat.batch_shape + out.shape[1:])
