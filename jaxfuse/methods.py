@@ -39,7 +39,12 @@ from jaxfuse.fusion import (
     restore_colour,
     to_unit_float,
 )
-from jaxfuse.transforms import fuse_multiscale
+from jaxfuse.curvelet import CURVELET
+from jaxfuse.transforms import TRANSFORMS, fuse_multiscale
+
+# Transforms defined in their own modules join the transform registry here, where every method is
+# assembled (importing them from jaxfuse.transforms would be circular).
+TRANSFORMS.setdefault("curvelet", CURVELET)
 
 __all__ = ["FusionMethod", "METHODS", "method_names", "fuse_with"]
 
@@ -133,6 +138,12 @@ METHODS: dict[str, FusionMethod] = {
         domain="transform",
         rule=functools.partial(fuse_multiscale, transform="dwt", levels=4, wavelet="db2"),
         paper_row="Wavelet",
+    ),
+    "curvelet": FusionMethod(
+        description="fast discrete curvelet transform (wrapping), 4 levels, 16 angles: average low-pass, max-abs high-pass",
+        domain="transform",
+        rule=functools.partial(fuse_multiscale, transform="curvelet", levels=4),
+        paper_row="Curvelet",
     ),
 }
 
