@@ -136,12 +136,18 @@ def _fuser(args: argparse.Namespace):
     from jaxfuse.fusion import fuse
     from jaxfuse.methods import fuse_with
 
+    import jax
+
     options = {key: getattr(args, key) for key in _VGG19_DEFAULTS}
     if args.method != "vgg19":
         changed = [f"--{k.replace('_', '-')}" for k, v in options.items() if v != _VGG19_DEFAULTS[k]]
         if changed:
             raise CliError(f"{', '.join(changed)} apply to --method vgg19 only, not {args.method}")
         return lambda mri, pet: fuse_with(mri, pet, method=args.method, output_dtype=jnp.uint8)
+    if len(jax.local_devices()) > 1:  # data-parallel over every local device, same bytes
+        from jaxfuse.parallel import fuse_sharded
+
+        return lambda mri, pet: fuse_sharded(mri, pet, output_dtype=jnp.uint8, **options)
     return lambda mri, pet: fuse(mri, pet, output_dtype=jnp.uint8, **options)
 
 

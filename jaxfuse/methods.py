@@ -40,11 +40,13 @@ from jaxfuse.fusion import (
     to_unit_float,
 )
 from jaxfuse.curvelet import CURVELET
+from jaxfuse.nsct import NSCT
 from jaxfuse.transforms import TRANSFORMS, fuse_multiscale
 
 # Transforms defined in their own modules join the transform registry here, where every method is
 # assembled (importing them from jaxfuse.transforms would be circular).
 TRANSFORMS.setdefault("curvelet", CURVELET)
+TRANSFORMS.setdefault("nsct", NSCT)
 
 __all__ = ["FusionMethod", "METHODS", "method_names", "fuse_with"]
 
@@ -144,6 +146,13 @@ METHODS: dict[str, FusionMethod] = {
         domain="transform",
         rule=functools.partial(fuse_multiscale, transform="curvelet", levels=4),
         paper_row="Curvelet",
+    ),
+    "nsct": FusionMethod(
+        description="nonsubsampled contourlet transform ('maxflat' pyramid, 'dmaxflat7' directions, 4 levels): "
+        "average low-pass, max-abs high-pass",
+        domain="transform",
+        rule=functools.partial(fuse_multiscale, transform="nsct", levels=4),
+        paper_row="NSCT",
     ),
 }
 

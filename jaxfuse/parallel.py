@@ -1,0 +1,85 @@
+"""Data-parallel fusion over devices with ``jax.sharding`` (one host or many).
+
+The fusion kernel is a ``jax.jit`` of a ``jax.vmap``, so it is already SPMD-ready: give it inputs
+whose batch axis is sharded over a one-axis device mesh and XLA runs each device's slice of the
+batch where it lives; no collective is needed because pairs are independent. This module only
+builds the mesh, pads the batch to a multiple of the device count and places the inputs.
+
+Multi-host: call ``jax.distributed.initialize(...)`` in every process first; then
+``data_parallel_mesh()`` spans every device of every process, and each process passes its *own*
+pairs to :func:`fuse_process_local` (see ``docs/multihost.md``).
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.sharding import Mesh, NamedSharding, PartitionSpec
+from jax.typing import ArrayLike
+
+from jaxfuse.fusion import fuse
+
+__all__ = ["BATCH_AXIS", "data_parallel_mesh", "shard_batch", "fuse_sharded", "fuse_process_local"]
+
+#: Name of the mesh axis the batch is split over.
+BATCH_AXIS = "batch"
+
+
+def data_parallel_mesh(devices=None) -> Mesh:
+    """A one-axis mesh named :data:`BATCH_AXIS` over ``devices`` (default: all devices, all hosts)."""
+    devices = jax.devices() if devices is None else list(devices)
+    return Mesh(np.asarray(devices), (BATCH_AXIS,))
+
+
+def _pad_batch(array: np.ndarray | jax.Array, multiple: int):
+    count = array.shape[0]
+    extra = (-count) % multiple
+    if extra == 0:
+        return array, count
+    padding = jnp.zeros((extra,) + array.shape[1:], array.dtype) if isinstance(array, jax.Array) else np.zeros((extra,) + array.shape[1:], array.dtype)
+    concat = jnp.concatenate if isinstance(array, jax.Array) else np.concatenate
+    return concat([array, padding]), count
+
+
+def shard_batch(array: ArrayLike, mesh: Mesh) -> jax.Array:
+    """Places ``[N, ...]`` on ``mesh`` split along axis 0 (``N`` must divide by the mesh size)."""
+    return jax.device_put(array, NamedSharding(mesh, PartitionSpec(BATCH_AXIS)))
+
+
+def fuse_sharded(mri: ArrayLike, pet: ArrayLike, *, mesh: Mesh | None = None, **options) -> jax.Array:
+    """:func:`jaxfuse.fuse` with the batch split over the devices of ``mesh`` (single process).
+
+    Args:
+        mri: ``[N, H, W]``; pet: ``[N, H, W, 3]`` or ``[N, H, W]`` (as :func:`jaxfuse.fuse`).
+        mesh: a mesh from :func:`data_parallel_mesh` (default: all local devices).
+        **options: keyword options of :func:`jaxfuse.fuse` (``a``, ``b``, ``output_dtype``, ...).
+
+    Returns:
+        ``[N, H, W, 3]`` sharded over ``mesh`` along the batch axis; the same bytes as
+        ``jaxfuse.fuse(mri, pet, **options)`` on one device.
+    """
+    mesh = data_parallel_mesh(jax.local_devices()) if mesh is None else mesh
+    size = mesh.devices.size
+    mri, count = _pad_batch(mri if isinstance(mri, jax.Array) else np.asarray(mri), size)
+    pet, _ = _pad_batch(pet if isinstance(pet, jax.Array) else np.asarray(pet), size)
+    fused = fuse(shard_batch(mri, mesh), shard_batch(pet, mesh), **options)
+    return fused[:count] if fused.shape[0] != count else fused
+
+
+def fuse_process_local(mri: np.ndarray, pet: np.ndarray, *, mesh: Mesh | None = None, **options) -> np.ndarray:
+    """Multi-host fusion: each process gives its own ``[n, ...]`` pairs and gets its own results.
+
+    Every process must call this together (SPMD) with the same ``n``, shapes and options, after
+    ``jax.distributed.initialize``. ``n`` must divide by the number of local devices.
+
+    Returns:
+        This process's fused images, ``[n, H, W, 3]`` NumPy.
+    """
+    mesh = data_parallel_mesh() if mesh is None else mesh
+    sharding = NamedSharding(mesh, PartitionSpec(BATCH_AXIS))
+    global_mri = jax.make_array_from_process_local_data(sharding, np.asarray(mri))
+    global_pet = jax.make_array_from_process_local_data(sharding, np.asarray(pet))
+    fused = fuse(global_mri, global_pet, **options)
+    local = [shard.data for shard in sorted(fused.addressable_shards, key=lambda s: s.index[0].start or 0)]
+    return np.concatenate([np.asarray(x) for x in local])
