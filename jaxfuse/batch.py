@@ -208,7 +208,7 @@ def fuse_folder_pairs(
         for (job, _, _), image in zip(bucket, fused[:count]):
             job.out_path.parent.mkdir(parents=True, exist_ok=True)
             pending_writes.append((job, pool.submit(write_png, job.out_path, image)))
-        finish_writes(limit=2 * batch_size)
+        finish_writes(limit=batch_size)  # at most one batch of encodes in flight: memory stays flat
 
     def chunks(items: Sequence[PairJob]) -> Iterable[Sequence[PairJob]]:
         for i in range(0, len(items), batch_size):
@@ -217,10 +217,9 @@ def fuse_folder_pairs(
     with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
         submitted = collections.deque()
         chunk_iter = iter(chunks(todo))
-        for _ in range(2):  # decode up to two chunks ahead of the kernel
-            chunk = next(chunk_iter, None)
-            if chunk is not None:
-                submitted.append([(job, pool.submit(_load_pair, job, resize)) for job in chunk])
+        chunk = next(chunk_iter, None)  # decode one chunk ahead of the kernel
+        if chunk is not None:
+            submitted.append([(job, pool.submit(_load_pair, job, resize)) for job in chunk])
         while submitted:
             current = submitted.popleft()
             chunk = next(chunk_iter, None)

@@ -163,8 +163,11 @@ def replace_intensity(rgb: ArrayLike, intensity: ArrayLike) -> jax.Array:
     total = _band_sum(rgb)[..., None]
     lit = total > 0
     safe_total = jnp.where(lit, total, 1.0)
-    # rgb / I = 3 rgb / (R+G+B) lies in [0, 3], so this cannot overflow even for tiny intensities.
-    out = jnp.where(lit, new * (3.0 * rgb / safe_total), new)
+    # One division per pixel, then a multiply per band: a division by a broadcast value may be
+    # rewritten as a reciprocal multiply in some compiled programs and not others, which would
+    # break batch invariance. 3F / (R+G+B) <= 3 / 1.2e-38 stays finite for any normal total.
+    gain = (3.0 * new) / safe_total
+    out = jnp.where(lit, rgb * gain, new)
     return jnp.clip(out, 0.0, 1.0)
 
 

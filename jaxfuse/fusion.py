@@ -38,7 +38,7 @@ import numpy as np
 from jax.typing import ArrayLike
 
 from jaxfuse.color import replace_intensity, replace_intensity_linear, rgb_to_intensity
-from jaxfuse.features import vgg19_conv1_1, vgg19_conv1_1_gray
+from jaxfuse.features import conv1_1_offsets, conv1_1_planes
 from jaxfuse.weights import Conv1_1Params, load_vgg19_conv1_1
 
 __all__ = [
@@ -50,11 +50,13 @@ __all__ = [
     "fusion_rule",
     "fuse",
     "functional_intensity",
-    "vgg19_fused_intensity",
+    "feature_weight",
+    "vgg19_weights",
     "restore_colour",
     "FlatPair",
     "flatten_pair",
     "check_output_dtype",
+    "pad_single_pair",
 ]
 
 DEFAULT_A = 0.3
@@ -182,31 +184,74 @@ def restore_colour(pet: jax.Array, fused_intensity: jax.Array, *, pet_is_rgb: bo
     return replace_intensity_linear(pet, fused_intensity)
 
 
-def vgg19_fused_intensity(mri, pet, intensity, a, b, kernel, bias, *, pet_is_rgb, channels, per_channel, reduction):
-    """Steps 3-5 for one pair: the paper's fused intensity ``F`` ``[H, W]`` in [0, 1].
+def feature_weight(features: jax.Array, *, per_channel: bool = False, reduction: Reduction = "mean") -> jax.Array:
+    """Steps 4-5a on planar features: min-max normalise, then reduce over channels.
 
-    ``mri`` ``[H, W]``, ``pet`` ``[H, W, 3]`` (or ``[H, W]``) and ``intensity`` ``[H, W]`` are unit
-    floats; ``a``, ``b`` scalars; ``kernel``/``bias`` the conv1_1 parameters.
+    Equals ``reduce_features(normalise_features(moveaxis(features, 0, -1)))`` up to rounding, in
+    one pass: ``w = sum_c (f_c - lo_c) / span_c`` (``/ C`` for the mean), with one ``lo, span``
+    for the whole tensor or one per channel; a constant tensor (or channel) contributes 0.
+
+    Args:
+        features: ``[C, H, W]`` float (one image's feature planes).
+        per_channel: scale each channel by its own range.
+        reduction: ``"mean"`` or ``"sum"`` over the channels.
+
+    Returns:
+        ``[H, W]`` float: in [0, 1] for the mean, [0, C] for the sum.
     """
-    params = Conv1_1Params(kernel=kernel, bias=bias)
-    mri_features = vgg19_conv1_1_gray(mri, channels=channels, params=params)
-    if pet_is_rgb:
-        pet_features = vgg19_conv1_1(pet, channels=channels, params=params)
+    axes = (1, 2) if per_channel else (0, 1, 2)
+    low = jnp.min(features, axis=axes, keepdims=True)
+    span = jnp.max(features, axis=axes, keepdims=True) - low
+    varies = span > 0
+    scale = jnp.where(varies, 1.0 / jnp.where(varies, span, 1.0), 0.0)  # [C or 1, 1, 1]
+    channels = features.shape[0]
+    if per_channel:
+        total = (features[0] - low[0]) * scale[0]
+        for c in range(1, channels):  # fixed order: same bytes at any batch size
+            total = total + (features[c] - low[c]) * scale[c]
     else:
-        pet_features = vgg19_conv1_1_gray(pet, channels=channels, params=params)
-    mri_weight = reduce_features(normalise_features(mri_features, per_channel=per_channel), reduction=reduction)
-    pet_weight = reduce_features(normalise_features(pet_features, per_channel=per_channel), reduction=reduction)
-    return fusion_rule(mri, intensity, mri_weight, pet_weight, a=a, b=b)
+        total = features[0]
+        for c in range(1, channels):
+            total = total + features[c]
+        total = (total - channels * low[0]) * scale[0]
+    return total / channels if reduction == "mean" else total
 
 
-def _fuse_pair(mri, pet, a, b, kernel, bias, *, pet_is_rgb, channels, per_channel, reduction, colour_space):
-    """The six steps for one pair: mri ``[H, W]``, pet ``[H, W, 3]`` or ``[H, W]`` (unit floats)."""
-    intensity = functional_intensity(pet, pet_is_rgb=pet_is_rgb)
-    fused = vgg19_fused_intensity(
-        mri, pet, intensity, a, b, kernel, bias,
-        pet_is_rgb=pet_is_rgb, channels=channels, per_channel=per_channel, reduction=reduction,
+def _levels(image: jax.Array) -> jax.Array:
+    """Image in 0..255 units for the convolution: uint8 as stored, uint16 / 257, float * 255."""
+    if image.dtype == jnp.uint8:
+        return image  # padded as uint8, converted inside the convolution's fusion
+    if image.dtype == jnp.uint16:
+        return image.astype(jnp.float32) / 257.0
+    return 255.0 * image
+
+
+def vgg19_weights(mri, pet, kernel, offsets, *, pet_is_rgb, per_channel, reduction):
+    """Steps 3-5a for one pair: the per-pixel weights ``(w_MRI, w_PET)``, each ``[H, W]``.
+
+    ``mri`` ``[H, W]`` and ``pet`` ``[H, W, 3]`` (or ``[H, W]``) are raw inputs (uint8, uint16 or
+    unit float); ``kernel`` ``[C, 3, 3, 3]``; ``offsets`` from :func:`jaxfuse.features.conv1_1_offsets`.
+    """
+    mri_levels = _levels(mri)[None]
+    pet_levels = jnp.moveaxis(_levels(pet), -1, 0) if pet_is_rgb else _levels(pet)[None]
+    weights = []
+    for levels in (mri_levels, pet_levels):
+        features = conv1_1_planes(levels, kernel, offsets)
+        weights.append(feature_weight(features, per_channel=per_channel, reduction=reduction))
+    return tuple(weights)
+
+
+def _fuse_pair(mri, pet, a, b, kernel, offsets, *, pet_is_rgb, per_channel, reduction, colour_space):
+    """The six steps for one pair: mri ``[H, W]``, pet ``[H, W, 3]`` or ``[H, W]`` (raw dtypes)."""
+    dtype = kernel.dtype
+    mri_unit = to_unit_float(mri).astype(dtype)
+    pet_unit = to_unit_float(pet).astype(dtype)
+    intensity = functional_intensity(pet_unit, pet_is_rgb=pet_is_rgb)
+    mri_weight, pet_weight = vgg19_weights(
+        mri, pet, kernel, offsets, pet_is_rgb=pet_is_rgb, per_channel=per_channel, reduction=reduction
     )
-    return restore_colour(pet, fused, pet_is_rgb=pet_is_rgb, colour_space=colour_space)
+    fused = fusion_rule(mri_unit, intensity, mri_weight, pet_weight, a=a, b=b)
+    return restore_colour(pet_unit, fused, pet_is_rgb=pet_is_rgb, colour_space=colour_space)
 
 
 @functools.partial(
@@ -217,22 +262,20 @@ def _fuse_kernel(mri, pet, a, b, kernel, bias, *, pet_is_rgb, channels, per_chan
     """``[N, H, W]`` MRI and ``[N, H, W(, 3)]`` functional images -> ``[N, H, W, 3]`` fused."""
     global _trace_count
     _trace_count += 1
-    mri = to_unit_float(mri)
-    pet = to_unit_float(pet).astype(mri.dtype)
-    dtype = mri.dtype
+    dtype = jnp.float64 if jnp.float64 in (mri.dtype, pet.dtype) else jnp.float32
     a = jnp.asarray(a, dtype)
     b = jnp.asarray(b, dtype)
-    kernel = jnp.asarray(kernel, dtype)
-    bias = jnp.asarray(bias, dtype)
+    kernel = jnp.asarray(kernel, dtype)[:channels]
+    bias = jnp.asarray(bias, dtype)[:channels]
+    offsets = conv1_1_offsets(mri.shape[-2], mri.shape[-1], kernel, bias)  # once per batch
     one_pair = functools.partial(
         _fuse_pair,
         pet_is_rgb=pet_is_rgb,
-        channels=channels,
         per_channel=per_channel,
         reduction=reduction,
         colour_space=colour_space,
     )
-    fused = jax.vmap(one_pair, in_axes=(0, 0, None, None, None, None))(mri, pet, a, b, kernel, bias)
+    fused = jax.vmap(one_pair, in_axes=(0, 0, None, None, None, None))(mri, pet, a, b, kernel, offsets)
     if quantise:
         return jnp.round(fused * 255.0).astype(jnp.uint8)
     return fused
@@ -294,6 +337,19 @@ def flatten_pair(mri: ArrayLike, pet: ArrayLike) -> FlatPair:
         pet_is_rgb=pet_is_rgb,
         batch_shape=mri.shape[:-2],
     )
+
+
+def pad_single_pair(flat: FlatPair) -> tuple[jax.Array, jax.Array]:
+    """The flat batch, with a single pair repeated to a batch of two.
+
+    XLA compiles a size-1 batch axis away, and the differently fused program it gets rounds a few
+    values differently (different FMA contraction). Running one pair as a batch of two keeps every
+    batch size on the same loop structure, so a pair gives the same bytes alone or in a batch;
+    callers slice the first ``N`` results.
+    """
+    if flat.mri.shape[0] != 1:
+        return flat.mri, flat.pet
+    return jnp.concatenate([flat.mri, flat.mri]), jnp.concatenate([flat.pet, flat.pet])
 
 
 def check_output_dtype(output_dtype) -> bool:
@@ -368,9 +424,10 @@ def fuse(
     a = jnp.asarray(a, scalar_dtype)
     b = jnp.asarray(b, scalar_dtype)
 
+    mri_batch, pet_batch = pad_single_pair(flat)
     fused = _fuse_kernel(
-        flat.mri,
-        flat.pet,
+        mri_batch,
+        pet_batch,
         a,
         b,
         params.kernel,
@@ -382,4 +439,4 @@ def fuse(
         colour_space=colour_space,
         quantise=quantise,
     )
-    return fused.reshape(flat.batch_shape + fused.shape[1:])
+    return fused[: flat.mri.shape[0]].reshape(flat.batch_shape + fused.shape[1:])

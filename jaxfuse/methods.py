@@ -35,10 +35,12 @@ from jaxfuse.fusion import (
     check_output_dtype,
     flatten_pair,
     functional_intensity,
+    pad_single_pair,
     fuse,
     restore_colour,
     to_unit_float,
 )
+from jaxfuse.contourlet import CONTOURLET
 from jaxfuse.curvelet import CURVELET
 from jaxfuse.nsct import NSCT
 from jaxfuse.transforms import TRANSFORMS, fuse_multiscale
@@ -46,6 +48,7 @@ from jaxfuse.transforms import TRANSFORMS, fuse_multiscale
 # Transforms defined in their own modules join the transform registry here, where every method is
 # assembled (importing them from jaxfuse.transforms would be circular).
 TRANSFORMS.setdefault("curvelet", CURVELET)
+TRANSFORMS.setdefault("contourlet", CONTOURLET)
 TRANSFORMS.setdefault("nsct", NSCT)
 
 __all__ = ["FusionMethod", "METHODS", "method_names", "fuse_with"]
@@ -147,6 +150,13 @@ METHODS: dict[str, FusionMethod] = {
         rule=functools.partial(fuse_multiscale, transform="curvelet", levels=4),
         paper_row="Curvelet",
     ),
+    "contourlet": FusionMethod(
+        description="contourlet transform (Laplacian pyramid + ladder DFB 'ls12', 4 levels, 4-4-8-8 directions): "
+        "average low-pass, max-abs high-pass",
+        domain="transform",
+        rule=functools.partial(fuse_multiscale, transform="contourlet", levels=4),
+        paper_row="Contourlet",
+    ),
     "nsct": FusionMethod(
         description="nonsubsampled contourlet transform ('maxflat' pyramid, 'dmaxflat7' directions, 4 levels): "
         "average low-pass, max-abs high-pass",
@@ -189,5 +199,6 @@ def fuse_with(mri: ArrayLike, pet: ArrayLike, *, method: str = "vgg19", output_d
         return spec.fuse(mri, pet, output_dtype=output_dtype)
     flat = flatten_pair(mri, pet)
     quantise = check_output_dtype(output_dtype)
-    out = _rule_kernel(flat.mri, flat.pet, method=method, pet_is_rgb=flat.pet_is_rgb, quantise=quantise)
-    return out.reshape(flat.batch_shape + out.shape[1:])
+    mri_batch, pet_batch = pad_single_pair(flat)
+    out = _rule_kernel(mri_batch, pet_batch, method=method, pet_is_rgb=flat.pet_is_rgb, quantise=quantise)
+    return out[: flat.mri.shape[0]].reshape(flat.batch_shape + out.shape[1:])

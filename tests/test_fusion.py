@@ -106,6 +106,16 @@ def test_batch_invariance_same_bytes_alone_and_in_batch_of_16(real_pairs):
     assert np.asarray(jaxfuse.fuse(mri[3], pet[3])).tobytes() == float_batch[3].tobytes()
 
 
+@pytest.mark.parametrize("count, start", [(1, 0), (2, 5), (5, 9), (11, 3)])
+def test_sub_batches_give_the_same_bytes_as_the_full_batch(real_pairs, count, start):
+    _, mri, pet = real_pairs
+    full_u8 = np.asarray(jaxfuse.fuse(mri[:16], pet[:16], output_dtype=jnp.uint8))
+    full_f32 = np.asarray(jaxfuse.fuse(mri[:16], pet[:16]))
+    part = slice(start, start + count)
+    assert np.asarray(jaxfuse.fuse(mri[part], pet[part], output_dtype=jnp.uint8)).tobytes() == full_u8[part].tobytes()
+    assert np.asarray(jaxfuse.fuse(mri[part], pet[part])).tobytes() == full_f32[part].tobytes()
+
+
 def test_leading_dims_are_preserved():
     mri, pet = _random_pair(np.random.default_rng(4), batch=6)
     got = jaxfuse.fuse(mri.reshape(2, 3, 48, 40), pet.reshape(2, 3, 48, 40, 3))
