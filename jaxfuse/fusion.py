@@ -184,6 +184,17 @@ def restore_colour(pet: jax.Array, fused_intensity: jax.Array, *, pet_is_rgb: bo
     return replace_intensity_linear(pet, fused_intensity)
 
 
+def _min_max(x: jax.Array, axes: tuple[int, ...]) -> tuple[jax.Array, jax.Array]:
+    """``(min, max)`` over ``axes`` (kept as size-1 dims) in ONE pass over ``x`` (a variadic reduce;
+    two separate reductions read the features twice, about 15% of the kernel's time on CPU)."""
+    init = (jnp.array(jnp.inf, x.dtype), jnp.array(-jnp.inf, x.dtype))
+    low, high = jax.lax.reduce(
+        (x, x), init, lambda a, b: (jnp.minimum(a[0], b[0]), jnp.maximum(a[1], b[1])), axes
+    )
+    shape = tuple(1 if axis in axes else size for axis, size in enumerate(x.shape))
+    return low.reshape(shape), high.reshape(shape)
+
+
 def feature_weight(features: jax.Array, *, per_channel: bool = False, reduction: Reduction = "mean") -> jax.Array:
     """Steps 4-5a on planar features: min-max normalise, then reduce over channels.
 
@@ -200,8 +211,8 @@ def feature_weight(features: jax.Array, *, per_channel: bool = False, reduction:
         ``[H, W]`` float: in [0, 1] for the mean, [0, C] for the sum.
     """
     axes = (1, 2) if per_channel else (0, 1, 2)
-    low = jnp.min(features, axis=axes, keepdims=True)
-    span = jnp.max(features, axis=axes, keepdims=True) - low
+    low, high = _min_max(features, axes)
+    span = high - low
     varies = span > 0
     scale = jnp.where(varies, 1.0 / jnp.where(varies, span, 1.0), 0.0)  # [C or 1, 1, 1]
     channels = features.shape[0]
