@@ -8,9 +8,13 @@ package). Public API::
     jaxfuse.rgb_to_hsi / hsi_to_rgb / replace_intensity
     jaxfuse.vgg19_conv1_1(images, *, channels=3)
     jaxfuse.nn.VGG19Fusion                         # Flax NNX module
+    jaxfuse.fuse_with(mri, pet, method="dwt")      # any method of jaxfuse.METHODS (Table 1)
+    jaxfuse.metrics.evaluate_all(fused, mri, pet)  # EN, MI, D, AG, OP, SD, SF, PSNR, SSIM, ...
+    jaxfuse.transforms / curvelet / contourlet / nsct   # multiscale transforms, batched with vmap
+    jaxfuse.parallel.fuse_sharded(mri, pet)        # data-parallel over devices
 """
 
-from jaxfuse import nn
+from jaxfuse import contourlet, curvelet, metrics, nn, nsct, parallel, transforms
 from jaxfuse.color import (
     hsi_to_rgb,
     ihs_linear_to_rgb,
@@ -23,6 +27,7 @@ from jaxfuse.color import (
 from jaxfuse.features import vgg19_conv1_1, vgg19_conv1_1_gray
 from jaxfuse.fusion import DEFAULT_A, DEFAULT_B, fuse, fusion_rule, normalise_features, reduce_features, to_unit_float
 from jaxfuse.image_io import ImageError, read_functional, read_image, read_mri, write_png
+from jaxfuse.methods import METHODS, FusionMethod, fuse_with
 from jaxfuse.weights import VGG_MEAN_RGB, Conv1_1Params, WeightsError, load_vgg19_conv1_1
 
 __version__ = "0.1.0"
@@ -32,14 +37,22 @@ __all__ = [
     "DEFAULT_B",
     "VGG_MEAN_RGB",
     "Conv1_1Params",
+    "FusionMethod",
+    "METHODS",
     "ImageError",
     "WeightsError",
+    "contourlet",
+    "curvelet",
     "fuse",
+    "fuse_with",
     "fusion_rule",
     "hsi_to_rgb",
     "ihs_linear_to_rgb",
     "load_vgg19_conv1_1",
+    "metrics",
     "nn",
+    "nsct",
+    "parallel",
     "normalise_features",
     "read_functional",
     "read_image",
@@ -51,6 +64,7 @@ __all__ = [
     "rgb_to_ihs_linear",
     "rgb_to_intensity",
     "to_unit_float",
+    "transforms",
     "vgg19_conv1_1",
     "vgg19_conv1_1_gray",
     "write_png",

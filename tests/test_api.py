@@ -27,6 +27,7 @@ DATA_ARGS = {
     "read_mri": 1,
     "read_functional": 1,
     "write_png": 2,
+    "fuse_with": 2,
 }
 
 
@@ -49,3 +50,16 @@ def test_every_public_function_has_a_docstring():
         obj = getattr(jaxfuse, name)
         if callable(obj):
             assert obj.__doc__ and len(obj.__doc__.strip()) > 20, name
+
+
+def test_every_module_declares_all_and_its_names_exist():
+    import importlib
+    import pkgutil
+
+    for info in pkgutil.iter_modules(jaxfuse.__path__):
+        if info.name.startswith("_"):
+            continue
+        module = importlib.import_module(f"jaxfuse.{info.name}")
+        assert hasattr(module, "__all__"), info.name
+        for name in module.__all__:
+            assert hasattr(module, name), f"jaxfuse.{info.name}.{name}"
