@@ -9,6 +9,8 @@ batch is padded, so it does not recompile), results are encoded and written by t
 from __future__ import annotations
 
 import collections
+import collections.abc
+import itertools
 import concurrent.futures
 import dataclasses
 import os
@@ -21,7 +23,7 @@ import numpy as np
 
 from jaxfuse.image_io import IMAGE_SUFFIXES, ImageError, read_functional, read_mri, resize_image, write_png
 
-__all__ = ["PairJob", "BatchReport", "Progress", "pair_folders", "fuse_folder_pairs"]
+__all__ = ["PairJob", "PairJobs", "BatchReport", "Progress", "pair_folders", "fuse_folder_pairs"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -82,49 +84,72 @@ class Progress:
             self.stream.flush()
 
 
-def _image_files(folder: pathlib.Path) -> dict[str, pathlib.Path]:
-    return {
-        path.name: path
-        for path in sorted(folder.iterdir())
-        if path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES and not path.name.startswith(".")
-    }
+def _image_names(folder: pathlib.Path) -> set[str]:
+    """Names (plain strings: a few dozen bytes each) of the image files directly in ``folder``."""
+    with os.scandir(folder) as entries:
+        return {
+            entry.name
+            for entry in entries
+            if not entry.name.startswith(".")
+            and os.path.splitext(entry.name)[1].lower() in IMAGE_SUFFIXES
+            and entry.is_file()
+        }
+
+
+class PairJobs(collections.abc.Sequence):
+    """The pairs of two folders, kept as sorted names; each :class:`PairJob` is built on access.
+
+    Memory per pair is one short string, so listing 10,000 or 1,000,000 pairs costs little.
+    """
+
+    def __init__(self, names: list[str], mri_dir: pathlib.Path, pet_dir: pathlib.Path, out_dir: pathlib.Path | None):
+        self._names, self._mri_dir, self._pet_dir, self._out_dir = names, mri_dir, pet_dir, out_dir
+
+    def __len__(self) -> int:
+        return len(self._names)
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        name = self._names[index]
+        out = self._out_dir / (os.path.splitext(name)[0] + ".png") if self._out_dir is not None else None
+        return PairJob(name, self._mri_dir / name, self._pet_dir / name, out)
 
 
 def pair_folders(
     mri_dir: os.PathLike | str, pet_dir: os.PathLike | str, out_dir: os.PathLike | str | None = None
-) -> tuple[list[PairJob], list[tuple[str, str]]]:
+) -> tuple[PairJobs, list[tuple[str, str]]]:
     """Pairs files with the same name in the two folders.
 
     Returns:
-        ``(jobs, failures)``: a job per pair (output ``out_dir / <stem>.png``, or None without
-        ``out_dir``) and a failure per file that has no partner.
+        ``(jobs, failures)``: the pairs, sorted by name (a sequence of :class:`PairJob`, output
+        ``out_dir / <stem>.png``, or None without ``out_dir``) and a failure per file that has no
+        partner (or whose output name another pair already takes).
 
     Raises:
         ImageError: a folder is missing, or the output folder is an input folder.
     """
     mri_dir, pet_dir = pathlib.Path(mri_dir), pathlib.Path(pet_dir)
+    out_dir = pathlib.Path(out_dir) if out_dir is not None else None
     for folder in (mri_dir, pet_dir):
         if not folder.is_dir():
             raise ImageError(folder, "no such folder")
     for folder in (mri_dir, pet_dir) if out_dir is not None else ():
-        out_dir = pathlib.Path(out_dir)
         if out_dir.exists() and out_dir.resolve() == folder.resolve():
             raise ImageError(out_dir, "output folder is an input folder; inputs are never overwritten")
-    mri_files, pet_files = _image_files(mri_dir), _image_files(pet_dir)
-    jobs, failures, outputs = [], [], {}
-    for name in sorted(set(mri_files) | set(pet_files)):
-        if name not in pet_files:
-            failures.append((name, f"{mri_files[name]}: no partner file {pet_dir / name}"))
-        elif name not in mri_files:
-            failures.append((name, f"{pet_files[name]}: no partner file {mri_dir / name}"))
-        else:
-            out = pathlib.Path(out_dir) / (pathlib.Path(name).stem + ".png") if out_dir is not None else None
-            if out is not None and out in outputs:
-                failures.append((name, f"{mri_files[name]}: output {out} also produced by {outputs[out]}"))
-                continue
-            outputs[out] = name
-            jobs.append(PairJob(name, mri_files[name], pet_files[name], out))
-    return jobs, failures
+    mri_names, pet_names = _image_names(mri_dir), _image_names(pet_dir)
+    failures = [(name, f"{mri_dir / name}: no partner file {pet_dir / name}") for name in sorted(mri_names - pet_names)]
+    failures += [(name, f"{pet_dir / name}: no partner file {mri_dir / name}") for name in sorted(pet_names - mri_names)]
+    names, stems = [], {}
+    for name in sorted(mri_names & pet_names):
+        stem = os.path.splitext(name)[0]
+        if stem in stems:
+            failures.append((name, f"{mri_dir / name}: output {stem}.png also produced by {stems[stem]}"))
+            continue
+        stems[stem] = name
+        names.append(name)
+    del stems
+    return PairJobs(names, mri_dir, pet_dir, out_dir), failures
 
 
 def _load_pair(job: PairJob, resize: tuple[int, int] | None):
@@ -174,14 +199,14 @@ def fuse_folder_pairs(
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     report = report if report is not None else BatchReport()
     start = time.perf_counter()
-    todo = []
-    for job in jobs:
-        if skip_existing and job.out_path.exists():
-            report.skipped += 1
-            if progress:
-                progress.advance()
-        else:
-            todo.append(job)
+    def todo() -> Iterable[PairJob]:
+        for job in jobs:  # built one at a time: memory does not grow with the number of pairs
+            if skip_existing and job.out_path.exists():
+                report.skipped += 1
+                if progress:
+                    progress.advance()
+            else:
+                yield job
 
     buckets: dict[tuple, list[tuple[PairJob, np.ndarray, np.ndarray]]] = collections.defaultdict(list)
     pending_writes: collections.deque = collections.deque()
@@ -210,13 +235,14 @@ def fuse_folder_pairs(
             pending_writes.append((job, pool.submit(write_png, job.out_path, image)))
         finish_writes(limit=batch_size)  # at most one batch of encodes in flight: memory stays flat
 
-    def chunks(items: Sequence[PairJob]) -> Iterable[Sequence[PairJob]]:
-        for i in range(0, len(items), batch_size):
-            yield items[i : i + batch_size]
+    def chunks(items: Iterable[PairJob]) -> Iterable[list[PairJob]]:
+        iterator = iter(items)
+        while chunk := list(itertools.islice(iterator, batch_size)):
+            yield chunk
 
     with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
         submitted = collections.deque()
-        chunk_iter = iter(chunks(todo))
+        chunk_iter = iter(chunks(todo()))
         chunk = next(chunk_iter, None)  # decode one chunk ahead of the kernel
         if chunk is not None:
             submitted.append([(job, pool.submit(_load_pair, job, resize)) for job in chunk])
