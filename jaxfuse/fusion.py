@@ -377,8 +377,10 @@ def flatten_pair(mri: ArrayLike, pet: ArrayLike) -> FlatPair:
     )
 
 
-#: Pairs per group on CPU (see ``_fuse_kernel``): measured fastest of 1..16 at batch 64, 256x256.
-CPU_GROUP_SIZE = 8
+#: Pairs per group on CPU (see ``_fuse_kernel``). At 256x256, batch 64-256, groups of 2, 4 and 8 ran
+#: within noise of each other and 20-30% faster than one vmap over the whole batch; a group of 1 is
+#: compiled differently (see :func:`batch_plan`). 2 keeps a single pair's cost at two pairs' work.
+CPU_GROUP_SIZE = 2
 
 
 def batch_plan(count: int, platform: str) -> tuple[int, int | None]:
