@@ -1109,7 +1109,7 @@ def write_document(ctx: dict, path: pathlib.Path) -> None:
         A(f"Report files: [`docs/reproduction/{key}/summary.md`](reproduction/{key}/summary.md), "
           + (f"[`metrics.csv`](reproduction/{key}/metrics.csv)" if (d["report_dir"] / "metrics.csv").exists()
              else f"[`metrics.csv.gz`](reproduction/{key}/metrics.csv.gz)")
-          + f"; `figure.png` is written there too but not committed (it shows images from ../shared, "
+          + "; `figure.png` is written there too but not committed (it shows images from ../shared, "
           "which are not the project's to redistribute)" + ".")
         if d["crashed"] or d["evaluation"].failures:
             A("")
@@ -1308,7 +1308,7 @@ def write_document(ctx: dict, path: pathlib.Path) -> None:
     A("")
     conv = main["conventions"]
     A("Each variant is recomputed in NumPy from the same fused uint8 images. For every variant: our mean per "
-      f"matched row, how many pairs of rows are ordered as in the paper (all matched rows, then the baseline "
+      "matched row, how many pairs of rows are ordered as in the paper (all matched rows, then the baseline "
       "rows alone), the ratio ours / paper (mean and CV across rows), and the typical factor between ours and "
       "the paper (exp of the RMS log ratio; 1 = same magnitude). For AG the paper's value is the one implied "
       "by D / OP (Test 1 above). The first line of each table is the paper; the SPEC default is marked.")
@@ -1420,7 +1420,6 @@ def write_document(ctx: dict, path: pathlib.Path) -> None:
 
 
 def build_findings(ctx: dict) -> None:
-    from jaxfuse.evaluate import PAPER_TABLE_1
 
     ds = ctx["datasets"]
     main = ds["pet-mri"]

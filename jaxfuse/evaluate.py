@@ -23,7 +23,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxfuse.batch import PairJob, Progress, _load_pair, pair_folders
+from jaxfuse.batch import Progress, _load_pair, pair_folders
 from jaxfuse.figures import grid
 from jaxfuse.image_io import ImageError, write_png
 from jaxfuse.methods import METHODS, fuse_with
