@@ -179,6 +179,7 @@ def fuse_folder_pairs(
     workers: int = 4,
     progress: Progress | None = None,
     report: BatchReport | None = None,
+    png_level: int = 6,
 ) -> BatchReport:
     """Fuses every job, ``batch_size`` pairs per kernel call.
 
@@ -191,6 +192,7 @@ def fuse_folder_pairs(
         workers: decoding/encoding threads.
         progress: optional progress bar, advanced per finished pair.
         report: a report to add to (e.g. one holding pairing failures).
+        png_level: zlib level of the written PNGs (0-9).
 
     Returns:
         The report.
@@ -232,7 +234,7 @@ def fuse_folder_pairs(
         fused = np.asarray(fuse_batch(mri, pet))
         for (job, _, _), image in zip(bucket, fused[:count]):
             job.out_path.parent.mkdir(parents=True, exist_ok=True)
-            pending_writes.append((job, pool.submit(write_png, job.out_path, image)))
+            pending_writes.append((job, pool.submit(write_png, job.out_path, image, compress_level=png_level)))
         finish_writes(limit=batch_size)  # at most one batch of encodes in flight: memory stays flat
 
     def chunks(items: Iterable[PairJob]) -> Iterable[list[PairJob]]:

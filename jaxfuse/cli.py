@@ -114,6 +114,14 @@ def build_parser() -> argparse.ArgumentParser:
     folders.add_argument(
         "--progress", choices=("auto", "on", "off"), default="auto", help="progress bar on stderr (auto: if a terminal)"
     )
+    fuse.add_argument(
+        "--png-level",
+        type=int,
+        choices=range(10),
+        default=1,
+        metavar="0-9",
+        help="PNG compression level (default 1: about 2.5x faster to encode than 6, files about 7%% larger)",
+    )
     _add_method_options(fuse)
 
     evaluate = sub.add_parser(
@@ -198,7 +206,7 @@ def _run_fuse_single(args: argparse.Namespace) -> int:
         fused = np.asarray(fuse_pair(mri, pet))
     except ValueError as error:
         raise CliError(f"{args.pet}: {error}") from None
-    write_png(args.out, fused)
+    write_png(args.out, fused, compress_level=args.png_level)
     print(f"wrote {args.out}")
     return 0
 
@@ -230,6 +238,7 @@ def _run_fuse_folders(args: argparse.Namespace) -> int:
         workers=args.workers,
         progress=progress,
         report=report,
+        png_level=args.png_level,
     )
     progress.close()
     print(report.summary())

@@ -185,11 +185,19 @@ def resize_image(image: np.ndarray, size: tuple[int, int], *, resample: Literal[
     return out[0] if image.ndim == 2 else np.stack(out, axis=-1)
 
 
-def write_png(path: os.PathLike | str, image: np.ndarray) -> None:
+def write_png(path: os.PathLike | str, image: np.ndarray, *, compress_level: int = 6) -> None:
     """Writes ``[H, W]`` or ``[H, W, 3]`` uint8 as PNG atomically (temporary file, then rename).
 
     A crash or a full disk never leaves a partial file under ``path``.
+
+    Args:
+        path: destination file.
+        image: uint8 ``[H, W]`` or ``[H, W, 3]``.
+        compress_level: zlib level 0-9. 1 encodes a 256x256 RGB fusion about 2.5x faster than
+            the default 6, for files about 7% larger.
     """
+    if not 0 <= compress_level <= 9:
+        raise ValueError(f"compress_level must be 0..9, got {compress_level}")
     path = pathlib.Path(path)
     image = np.asarray(image)
     if image.dtype != np.uint8:
@@ -198,7 +206,7 @@ def write_png(path: os.PathLike | str, image: np.ndarray) -> None:
     try:
         os.fchmod(descriptor, 0o666 & ~_current_umask())  # mkstemp makes 0600; a new file should follow the umask
         with os.fdopen(descriptor, "wb") as handle:
-            Image.fromarray(image).save(handle, format="PNG")
+            Image.fromarray(image).save(handle, format="PNG", compress_level=compress_level)
         os.replace(tmp_name, path)
     except BaseException:
         try:
