@@ -170,3 +170,15 @@ def test_shipped_sample_pngs_equal_the_generator():
 
 def test_image_suffixes_include_png_and_npy():
     assert ".png" in image_io.IMAGE_SUFFIXES and ".npy" in image_io.IMAGE_SUFFIXES
+
+
+def test_write_png_compression_level_keeps_pixels_and_is_checked(tmp_path):
+    ramp = np.add.outer(np.arange(32), np.arange(40)).astype(np.uint8)
+    image = np.stack([ramp, ramp // 2, 255 - ramp], axis=-1)  # compressible
+    for level in (0, 1, 9):
+        write_png(tmp_path / f"l{level}.png", image, compress_level=level)
+        assert np.array_equal(np.asarray(Image.open(tmp_path / f"l{level}.png")), image)
+    assert (tmp_path / "l0.png").stat().st_size > (tmp_path / "l9.png").stat().st_size
+    with pytest.raises(ValueError, match="0..9"):
+        write_png(tmp_path / "bad.png", image, compress_level=10)
+    assert not (tmp_path / "bad.png").exists()
