@@ -23,7 +23,7 @@ import numpy as np
 
 from jaxfuse.image_io import IMAGE_SUFFIXES, ImageError, read_functional, read_mri, resize_image, write_png
 
-__all__ = ["PairJob", "PairJobs", "BatchReport", "Progress", "pair_folders", "fuse_folder_pairs"]
+__all__ = ["PairJob", "PairJobs", "load_pair", "BatchReport", "Progress", "pair_folders", "fuse_folder_pairs"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -152,7 +152,12 @@ def pair_folders(
     return PairJobs(names, mri_dir, pet_dir, out_dir), failures
 
 
-def _load_pair(job: PairJob, resize: tuple[int, int] | None):
+def load_pair(job: PairJob, resize: tuple[int, int] | None):
+    """Reads a pair: MRI ``[H, W]`` and functional ``[H, W(, 3)]``, resized to ``resize`` if given.
+
+    Raises:
+        ImageError: a file cannot be read, or the sizes differ and no resize was asked for.
+    """
     mri = read_mri(job.mri_path)
     pet = read_functional(job.pet_path)
     if resize is not None:
@@ -247,12 +252,12 @@ def fuse_folder_pairs(
         chunk_iter = iter(chunks(todo()))
         chunk = next(chunk_iter, None)  # decode one chunk ahead of the kernel
         if chunk is not None:
-            submitted.append([(job, pool.submit(_load_pair, job, resize)) for job in chunk])
+            submitted.append([(job, pool.submit(load_pair, job, resize)) for job in chunk])
         while submitted:
             current = submitted.popleft()
             chunk = next(chunk_iter, None)
             if chunk is not None:
-                submitted.append([(job, pool.submit(_load_pair, job, resize)) for job in chunk])
+                submitted.append([(job, pool.submit(load_pair, job, resize)) for job in chunk])
             for job, future in current:
                 try:
                     mri, pet = future.result()

@@ -189,7 +189,7 @@ def _same_file(a: pathlib.Path, b: pathlib.Path) -> bool:
 
 
 def _run_fuse_single(args: argparse.Namespace) -> int:
-    from jaxfuse.batch import PairJob, _load_pair
+    from jaxfuse.batch import PairJob, load_pair
     from jaxfuse.image_io import write_png
 
     if args.out is None:
@@ -201,7 +201,7 @@ def _run_fuse_single(args: argparse.Namespace) -> int:
         raise CliError(f"{args.out}: folder {args.out.parent} does not exist")
     resize = (args.resize, args.resize) if args.resize else None
     fuse_pair = _fuser(args)
-    mri, pet = _load_pair(PairJob(args.out.stem, args.mri, args.pet, args.out), resize)
+    mri, pet = load_pair(PairJob(args.out.stem, args.mri, args.pet, args.out), resize)
     try:
         fused = np.asarray(fuse_pair(mri, pet))
     except ValueError as error:

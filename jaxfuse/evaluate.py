@@ -15,7 +15,6 @@ import io
 import math
 import os
 import pathlib
-import tempfile
 import time
 from collections.abc import Sequence
 
@@ -23,9 +22,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxfuse.batch import Progress, _load_pair, pair_folders
+from jaxfuse.batch import Progress, load_pair, pair_folders
 from jaxfuse.figures import grid
-from jaxfuse.image_io import ImageError, write_png
+from jaxfuse.image_io import ImageError, atomic_write, write_png
 from jaxfuse.methods import METHODS, fuse_with
 from jaxfuse.metrics import HIGHER_IS_BETTER, evaluate_all
 
@@ -181,7 +180,7 @@ def evaluate_folders(
     loaded: dict[tuple, list[tuple[str, np.ndarray, np.ndarray]]] = {}
     for job in jobs:
         try:
-            mri, pet = _load_pair(job, resize)
+            mri, pet = load_pair(job, resize)
         except ImageError as error:
             failures.append((job.name, str(error)))
             continue
@@ -216,16 +215,7 @@ def evaluate_folders(
 
 
 def _atomic_write_text(path: pathlib.Path, text: str) -> None:
-    descriptor, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(descriptor, "w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    atomic_write(path, lambda handle: handle.write(text.encode("utf-8")))
 
 
 def _mean_std(values: list[float]) -> tuple[float, float]:

@@ -12,7 +12,8 @@ from __future__ import annotations
 import os
 import pathlib
 import tempfile
-from typing import Literal
+from collections.abc import Callable
+from typing import BinaryIO, Literal
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
@@ -24,6 +25,7 @@ __all__ = [
     "read_functional",
     "resize_image",
     "write_png",
+    "atomic_write",
     "IMAGE_SUFFIXES",
 ]
 
@@ -202,11 +204,21 @@ def write_png(path: os.PathLike | str, image: np.ndarray, *, compress_level: int
     image = np.asarray(image)
     if image.dtype != np.uint8:
         raise TypeError(f"write_png needs uint8, got {image.dtype}")
+    atomic_write(path, lambda handle: Image.fromarray(image).save(handle, format="PNG", compress_level=compress_level))
+
+
+def atomic_write(path: os.PathLike | str, write: Callable[[BinaryIO], object]) -> None:
+    """Calls ``write(handle)`` on a temporary file beside ``path``, then renames it to ``path``.
+
+    The new file's mode follows the umask; on any error the temporary file is removed and an
+    existing ``path`` is left untouched, so no partial file is ever seen under ``path``.
+    """
+    path = pathlib.Path(path)
     descriptor, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         os.fchmod(descriptor, 0o666 & ~_current_umask())  # mkstemp makes 0600; a new file should follow the umask
         with os.fdopen(descriptor, "wb") as handle:
-            Image.fromarray(image).save(handle, format="PNG", compress_level=compress_level)
+            write(handle)
         os.replace(tmp_name, path)
     except BaseException:
         try:
