@@ -34,6 +34,7 @@ __all__ = [
     "rgb_to_hsi",
     "hsi_to_rgb",
     "replace_intensity",
+    "replace_intensity_planar",
     "rgb_to_ihs_linear",
     "ihs_linear_to_rgb",
     "replace_intensity_linear",
@@ -169,6 +170,36 @@ def replace_intensity(rgb: ArrayLike, intensity: ArrayLike) -> jax.Array:
     gain = (3.0 * new) / safe_total
     out = jnp.where(lit, rgb * gain, new)
     return jnp.clip(out, 0.0, 1.0)
+
+
+def replace_intensity_planar(planes: ArrayLike, intensity: ArrayLike) -> jax.Array:
+    """:func:`replace_intensity` for channel-first images (the form the fusion kernel uses).
+
+    Same values up to float rounding, written so that a compiler needs ONE materialised value per
+    pixel: ``P = 3F / (R+G+B)``, or ``F`` for a black pixel, then ``out_c = P * R_c``, or
+    ``P * 1`` for a black pixel, selected arithmetically (``R_c * lit + black``, exact in floats).
+    XLA's fusion never duplicates a division into its consumers, so ``F`` is computed once per
+    pixel rather than once per band; a ``where`` in place of the arithmetic select lets XLA
+    re-split ``P`` and recompute ``F`` per band (1.5x slower on CPU).
+
+    Args:
+        planes: ``[..., 3, H, W]`` float in [0, 1] (R, G, B planes).
+        intensity: ``[..., H, W]`` (broadcastable) float, the new intensity F.
+
+    Returns:
+        ``[..., 3, H, W]`` float in [0, 1].
+    """
+    planes = _as_float(planes)
+    if planes.ndim < 3 or planes.shape[-3] != 3:
+        raise ValueError(f"planes must have shape [..., 3, H, W], got {planes.shape}")
+    new = jnp.asarray(intensity, dtype=planes.dtype)
+    total = planes[..., 0, :, :] + planes[..., 1, :, :] + planes[..., 2, :, :]
+    lit = total > 0
+    per_band = jnp.where(lit, 3.0 * new, new) / jnp.where(lit, total, 1.0)
+    # lit: R_c * 1 + 0 = R_c exactly; black: 0 * 1 + 1 = 1 (and no gradient to the planes there,
+    # as in replace_intensity, where a black pixel's output is F whatever its bands).
+    bands = planes * lit.astype(planes.dtype)[..., None, :, :] + (~lit).astype(planes.dtype)[..., None, :, :]
+    return jnp.clip(bands * per_band[..., None, :, :], 0.0, 1.0)
 
 
 _SQRT2 = math.sqrt(2.0)

@@ -8,7 +8,7 @@ Preprocessing is the Caffe/MATLAB ``vgg19`` one: ``x = 255 * image - VGG_MEAN_RG
 convolution with stride 1 and 'same' zero padding of ``x`` (not of the raw image), plus bias, then
 ReLU.
 
-How it is computed (the fusion kernel calls the planar core, :func:`conv1_1_planes`, directly):
+How it is computed (the fusion kernel calls the planar core, :func:`conv1_1_padded`, directly):
 
 * in "levels" (``255 * image``, the raw uint8 values for 8-bit input), channel planes
   ``[C_in, H, W]``: each output plane is nine shifted multiply-adds per input plane, a fixed
@@ -32,7 +32,7 @@ from jax.typing import ArrayLike
 
 from jaxfuse.weights import VGG_MEAN_RGB, Conv1_1Params, load_vgg19_conv1_1
 
-__all__ = ["vgg19_conv1_1", "vgg19_conv1_1_gray", "conv1_1_offsets", "conv1_1_planes"]
+__all__ = ["vgg19_conv1_1", "vgg19_conv1_1_gray", "conv1_1_offsets", "conv1_1_planes", "conv1_1_padded"]
 
 
 def _resolve_params(params: Conv1_1Params | None, channels: int, dtype) -> tuple[jax.Array, jax.Array]:
@@ -83,10 +83,24 @@ def conv1_1_planes(levels: jax.Array, kernel: jax.Array, offsets: jax.Array) -> 
     Returns:
         ``[C, H, W]`` features in the kernel's dtype, >= 0.
     """
-    inputs, height, width = levels.shape
+    padded = jnp.pad(levels, ((0, 0), (1, 1), (1, 1))).astype(kernel.dtype)
+    return conv1_1_padded(padded, kernel, offsets)
+
+
+def conv1_1_padded(padded: jax.Array, kernel: jax.Array, offsets: jax.Array) -> jax.Array:
+    """:func:`conv1_1_planes` on levels already zero-padded by one pixel on each side.
+
+    Args:
+        padded: ``[C_in, H + 2, W + 2]`` in 0..255 units, the kernel's dtype; ``C_in`` 3 or 1.
+        kernel: ``[C, 3, 3, 3]`` float (OIHW, RGB inputs).
+        offsets: ``[C, H, W]`` from :func:`conv1_1_offsets`.
+
+    Returns:
+        ``[C, H, W]`` features in the kernel's dtype, >= 0.
+    """
+    inputs, height, width = padded.shape[0], padded.shape[1] - 2, padded.shape[2] - 2
     if inputs == 1:
         kernel = jnp.sum(kernel, axis=1, keepdims=True)
-    padded = jnp.pad(levels, ((0, 0), (1, 1), (1, 1))).astype(kernel.dtype)
     planes = []
     for o in range(kernel.shape[0]):
         total = offsets[o]

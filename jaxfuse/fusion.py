@@ -15,11 +15,14 @@ The method (Amini & Mostaar 2022, "Our method"), one small function per step:
 5. ``F = A * MRI + B * I + w_MRI * MRI + w_PET * I``, ``w`` the channel mean of the normalised
    features, clipped to [0, 1] (:func:`fusion_rule`);
 6. back to RGB with the functional image's hue and saturation and ``I = F``
-   (:func:`jaxfuse.color.replace_intensity`, exact and trig-free).
+   (:func:`jaxfuse.color.replace_intensity`, exact and trig-free; the kernel uses its channel-first
+   form :func:`jaxfuse.color.replace_intensity_planar`).
 
 :func:`fuse` compiles these steps once per input shape/dtype/option set into one ``jax.jit`` of a
 ``jax.vmap`` over the flattened leading dims; ``a``, ``b`` and the convolution weights are traced
-arguments, so changing them does not recompile and everything is differentiable.
+arguments, so changing them does not recompile and everything is differentiable. Inside the kernel
+every step works on channel-first planes ``[C, H, W]`` (see :func:`_fuse_pair` for why); the
+channel-last layout of the inputs and output is met once on the way in and once on the way out.
 
 Reference:
     N. Amini, A. Mostaar, "Deep learning approach for fusion of magnetic resonance
@@ -37,8 +40,8 @@ import jax.numpy as jnp
 import numpy as np
 from jax.typing import ArrayLike
 
-from jaxfuse.color import replace_intensity, replace_intensity_linear, rgb_to_intensity
-from jaxfuse.features import conv1_1_offsets, conv1_1_planes
+from jaxfuse.color import replace_intensity, replace_intensity_linear, replace_intensity_planar, rgb_to_intensity
+from jaxfuse.features import conv1_1_offsets, conv1_1_padded
 from jaxfuse.weights import Conv1_1Params, load_vgg19_conv1_1
 
 __all__ = [
@@ -231,41 +234,76 @@ def feature_weight(features: jax.Array, *, per_channel: bool = False, reduction:
     return total / channels if reduction == "mean" else total
 
 
-def _levels(image: jax.Array) -> jax.Array:
-    """Image in 0..255 units for the convolution: uint8 as stored, uint16 / 257, float * 255."""
-    if image.dtype == jnp.uint8:
-        return image  # padded as uint8, converted inside the convolution's fusion
-    if image.dtype == jnp.uint16:
-        return image.astype(jnp.float32) / 257.0
-    return 255.0 * image
+def _padded_levels(planes: jax.Array, dtype) -> jax.Array:
+    """``[C, H, W]`` raw planes -> ``[C, H + 2, W + 2]`` zero-padded, in 0..255 units, ``dtype``.
+
+    uint8 as stored, uint16 / 257, float * 255 (the convolution's input scale).
+    """
+    padded = jnp.pad(planes, ((0, 0), (1, 1), (1, 1)))
+    if padded.dtype == jnp.uint8:
+        return padded.astype(dtype)
+    if padded.dtype == jnp.uint16:
+        return padded.astype(dtype) / 257.0
+    return 255.0 * padded.astype(dtype)
 
 
-def vgg19_weights(mri, pet, kernel, offsets, *, pet_is_rgb, per_channel, reduction):
+def _unit_planes(planes: jax.Array, padded_levels: jax.Array, dtype) -> jax.Array:
+    """``[C, H, W]`` in [0, 1]: ``to_unit_float`` of the raw planes, in ``dtype``.
+
+    For uint8 this is the interior of the padded levels / 255 (the same values, and XLA then
+    transposes the interleaved input once instead of twice).
+    """
+    if planes.dtype == jnp.uint8:
+        return padded_levels[:, 1:-1, 1:-1] / 255.0
+    return to_unit_float(planes).astype(dtype)
+
+
+def vgg19_weights(mri_levels, pet_levels, kernel, offsets, *, per_channel, reduction):
     """Steps 3-5a for one pair: the per-pixel weights ``(w_MRI, w_PET)``, each ``[H, W]``.
 
-    ``mri`` ``[H, W]`` and ``pet`` ``[H, W, 3]`` (or ``[H, W]``) are raw inputs (uint8, uint16 or
-    unit float); ``kernel`` ``[C, 3, 3, 3]``; ``offsets`` from :func:`jaxfuse.features.conv1_1_offsets`.
+    ``mri_levels`` ``[1, H + 2, W + 2]`` and ``pet_levels`` ``[3 or 1, H + 2, W + 2]`` from
+    :func:`_padded_levels`; ``kernel`` ``[C, 3, 3, 3]``; ``offsets`` from
+    :func:`jaxfuse.features.conv1_1_offsets`.
     """
-    mri_levels = _levels(mri)[None]
-    pet_levels = jnp.moveaxis(_levels(pet), -1, 0) if pet_is_rgb else _levels(pet)[None]
     weights = []
     for levels in (mri_levels, pet_levels):
-        features = conv1_1_planes(levels, kernel, offsets)
+        features = conv1_1_padded(levels, kernel, offsets)
         weights.append(feature_weight(features, per_channel=per_channel, reduction=reduction))
     return tuple(weights)
 
 
+def _restore_colour_planes(pet: jax.Array, fused: jax.Array, *, colour_space: ColourSpace) -> jax.Array:
+    """Step 6 on planes: ``pet`` ``[3 or 1, H, W]`` in [0, 1], ``fused`` ``[H, W]`` -> ``[3, H, W]``."""
+    if pet.shape[0] == 1:
+        return jnp.stack([fused] * 3)
+    if colour_space == "hsi":
+        return replace_intensity_planar(pet, fused)
+    intensity = (pet[0] + pet[1] + pet[2]) / 3.0
+    return jnp.clip(pet + (fused - intensity)[None], 0.0, 1.0)
+
+
 def _fuse_pair(mri, pet, a, b, kernel, offsets, *, pet_is_rgb, per_channel, reduction, colour_space):
-    """The six steps for one pair: mri ``[H, W]``, pet ``[H, W, 3]`` or ``[H, W]`` (raw dtypes)."""
+    """The six steps for one pair: mri ``[H, W]``, pet ``[H, W, 3]`` or ``[H, W]`` (raw dtypes)
+    -> ``[3, H, W]`` float in [0, 1].
+
+    Everything runs on channel-first planes: XLA's CPU code vectorises along image rows, and a
+    channel-last ``[..., 3]`` operand costs strided reads in every pass that touches it. The
+    functional image is transposed once on the way in (as padded levels shared by the convolution,
+    the intensity and the colour step) and the result once on the way out (by the caller).
+    """
     dtype = kernel.dtype
-    mri_unit = to_unit_float(mri).astype(dtype)
-    pet_unit = to_unit_float(pet).astype(dtype)
-    intensity = functional_intensity(pet_unit, pet_is_rgb=pet_is_rgb)
+    mri_planes = mri[None]
+    pet_planes = jnp.moveaxis(pet, -1, 0) if pet_is_rgb else pet[None]
+    mri_levels = _padded_levels(mri_planes, dtype)
+    pet_levels = _padded_levels(pet_planes, dtype)
+    mri_unit = _unit_planes(mri_planes, mri_levels, dtype)[0]
+    pet_unit = _unit_planes(pet_planes, pet_levels, dtype)
+    intensity = (pet_unit[0] + pet_unit[1] + pet_unit[2]) / 3.0 if pet_is_rgb else pet_unit[0]
     mri_weight, pet_weight = vgg19_weights(
-        mri, pet, kernel, offsets, pet_is_rgb=pet_is_rgb, per_channel=per_channel, reduction=reduction
+        mri_levels, pet_levels, kernel, offsets, per_channel=per_channel, reduction=reduction
     )
     fused = fusion_rule(mri_unit, intensity, mri_weight, pet_weight, a=a, b=b)
-    return restore_colour(pet_unit, fused, pet_is_rgb=pet_is_rgb, colour_space=colour_space)
+    return _restore_colour_planes(pet_unit, fused, colour_space=colour_space)
 
 
 @functools.partial(
@@ -299,7 +337,9 @@ def _fuse_kernel(
 
     def group(mri, pet):
         fused = jax.vmap(one_pair, in_axes=(0, 0, None, None, None, None))(mri, pet, a, b, kernel, offsets)
-        return jnp.round(fused * 255.0).astype(jnp.uint8) if quantise else fused
+        if quantise:  # quantised before the transposition: it then moves bytes, not floats
+            fused = jnp.round(fused * 255.0).astype(jnp.uint8)
+        return jnp.moveaxis(fused, -3, -1)  # [k, 3, H, W] -> [k, H, W, 3]
 
     if chunk is None:
         return group(mri, pet)

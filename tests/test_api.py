@@ -14,6 +14,7 @@ DATA_ARGS = {
     "hsi_to_rgb": 1,
     "rgb_to_intensity": 1,
     "replace_intensity": 2,
+    "replace_intensity_planar": 2,
     "rgb_to_ihs_linear": 1,
     "ihs_linear_to_rgb": 1,
     "replace_intensity_linear": 2,

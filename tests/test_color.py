@@ -100,6 +100,48 @@ def test_black_pixel_becomes_gray_of_new_intensity():
     np.testing.assert_allclose(out, [[0, 0, 0], [0.4, 0.4, 0.4]], atol=1e-7)
 
 
+def test_planar_replacement_equals_float64_reference_and_channel_last_form():
+    rng = np.random.default_rng(4)
+    rgb = np.concatenate([rng.random((4000, 3)), _special_pixels()])
+    rgb[:50] = 0.0  # black pixels
+    rgb[50:100, 1] = 0.0  # lit pixels with a zero band
+    new = rng.random(rgb.shape[0])
+    hsi = reference.rgb_to_hsi(rgb)
+    hsi[:, 2] = new
+    want = np.clip(reference.hsi_to_rgb(hsi), 0, 1)  # [N, 3]
+    planes = rgb.T.reshape(3, 1, -1).astype(np.float32)  # [3, H=1, W=N]
+    got = np.asarray(jaxfuse.replace_intensity_planar(planes, new.astype(np.float32)[None]))
+    np.testing.assert_allclose(got.reshape(3, -1).T, want, atol=2e-6)
+    channel_last = np.asarray(jaxfuse.replace_intensity(rgb.astype(np.float32), new.astype(np.float32)))
+    np.testing.assert_allclose(got.reshape(3, -1).T, channel_last, atol=1e-7)
+
+
+def test_planar_replacement_gradients_equal_channel_last_form():
+    """Same gradients as :func:`replace_intensity`, at black pixels and zero bands included."""
+    rng = np.random.default_rng(5)
+    rgb = rng.random((64, 3)).astype(np.float32)
+    rgb[:8] = 0.0
+    rgb[8:16, 2] = 0.0
+    new = (0.8 * rng.random(64)).astype(np.float32)
+
+    def planar(rgb, new):
+        return jnp.sum(jaxfuse.replace_intensity_planar(rgb.T[:, None, :], new[None]) ** 2)
+
+    def channel_last(rgb, new):
+        return jnp.sum(jaxfuse.replace_intensity(rgb, new) ** 2)
+
+    got = jax.grad(planar, argnums=(0, 1))(jnp.asarray(rgb), jnp.asarray(new))
+    want = jax.grad(channel_last, argnums=(0, 1))(jnp.asarray(rgb), jnp.asarray(new))
+    for g, w in zip(got, want):
+        assert bool(jnp.all(jnp.isfinite(g)))
+        np.testing.assert_allclose(np.asarray(g), np.asarray(w), rtol=1e-5, atol=1e-6)
+
+
+def test_planar_replacement_rejects_channel_last():
+    with pytest.raises(ValueError, match=r"\[\.\.\., 3, H, W\]"):
+        jaxfuse.replace_intensity_planar(jnp.zeros((4, 4, 3)), jnp.zeros((4, 4)))
+
+
 def test_linear_ihs_inverse_and_substitution():
     rgb = np.random.default_rng(3).random((1000, 3)).astype(np.float32)
     ihs = jaxfuse.rgb_to_ihs_linear(rgb)
