@@ -288,15 +288,19 @@ def _fuse_pair(mri, pet, a, b, kernel, offsets, *, pet_is_rgb, per_channel, redu
 
     Everything runs on channel-first planes: XLA's CPU code vectorises along image rows, and a
     channel-last ``[..., 3]`` operand costs strided reads in every pass that touches it. The
-    functional image is transposed once on the way in (as padded levels shared by the convolution,
-    the intensity and the colour step) and the result once on the way out (by the caller).
+    functional image is written as one transposition into padded levels shared by the convolution,
+    the intensity and the colour step (XLA still de-interleaves it twice: to float for the
+    convolution, to uint8 for the rest; ``benchmarks/profile_fuse.py`` shows the passes), and the
+    result is transposed back once, by the caller, after quantisation.
     """
     dtype = kernel.dtype
     mri_planes = mri[None]
     pet_planes = jnp.moveaxis(pet, -1, 0) if pet_is_rgb else pet[None]
     mri_levels = _padded_levels(mri_planes, dtype)
     pet_levels = _padded_levels(pet_planes, dtype)
-    mri_unit = _unit_planes(mri_planes, mri_levels, dtype)[0]
+    # The MRI is read as stored: deriving it from the padded levels made XLA add a padded uint8
+    # copy, one more pass (~5% of the kernel's time on CPU).
+    mri_unit = to_unit_float(mri).astype(dtype)
     pet_unit = _unit_planes(pet_planes, pet_levels, dtype)
     intensity = (pet_unit[0] + pet_unit[1] + pet_unit[2]) / 3.0 if pet_is_rgb else pet_unit[0]
     mri_weight, pet_weight = vgg19_weights(
