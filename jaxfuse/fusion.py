@@ -250,8 +250,8 @@ def _padded_levels(planes: jax.Array, dtype) -> jax.Array:
 def _unit_planes(planes: jax.Array, padded_levels: jax.Array, dtype) -> jax.Array:
     """``[C, H, W]`` in [0, 1]: ``to_unit_float`` of the raw planes, in ``dtype``.
 
-    For uint8 this is the interior of the padded levels / 255 (the same values, and XLA then
-    transposes the interleaved input once instead of twice).
+    For uint8 this is the interior of the padded levels / 255: the same values, from the one
+    transposition the convolution also reads.
     """
     if planes.dtype == jnp.uint8:
         return padded_levels[:, 1:-1, 1:-1] / 255.0

@@ -116,6 +116,18 @@ def test_sub_batches_give_the_same_bytes_as_the_full_batch(real_pairs, count, st
     assert np.asarray(jaxfuse.fuse(mri[part], pet[part])).tobytes() == full_f32[part].tobytes()
 
 
+@pytest.mark.parametrize("gray_pet", [False, True])
+def test_accelerator_plan_matches_reference_on_cpu(monkeypatch, gray_pet):
+    """The GPU/TPU program (one vmap over the whole batch, no groups), run here on the CPU."""
+    monkeypatch.setattr(fusion, "batch_plan", lambda count, platform: (max(count, 2), None))
+    mri, pet = _smooth_pair(np.random.default_rng(3), batch=5)
+    if gray_pet:
+        pet = pet[..., 1]
+    got = np.asarray(jaxfuse.fuse(mri, pet))
+    want = reference.fuse(mri, pet, PARAMS.kernel, PARAMS.bias)
+    np.testing.assert_allclose(got, want, rtol=0, atol=REFERENCE_ATOL)
+
+
 def test_leading_dims_are_preserved():
     mri, pet = _random_pair(np.random.default_rng(4), batch=6)
     got = jaxfuse.fuse(mri.reshape(2, 3, 48, 40), pet.reshape(2, 3, 48, 40, 3))
