@@ -272,13 +272,15 @@ def vgg19_weights(mri_levels, pet_levels, kernel, offsets, *, per_channel, reduc
     return tuple(weights)
 
 
-def _restore_colour_planes(pet: jax.Array, fused: jax.Array, *, colour_space: ColourSpace) -> jax.Array:
-    """Step 6 on planes: ``pet`` ``[3 or 1, H, W]`` in [0, 1], ``fused`` ``[H, W]`` -> ``[3, H, W]``."""
+def _restore_colour_planes(
+    pet: jax.Array, intensity: jax.Array, fused: jax.Array, *, colour_space: ColourSpace
+) -> jax.Array:
+    """Step 6 on planes: ``pet`` ``[3 or 1, H, W]`` in [0, 1], its ``intensity`` and ``fused``
+    ``[H, W]`` -> ``[3, H, W]``."""
     if pet.shape[0] == 1:
         return jnp.stack([fused] * 3)
     if colour_space == "hsi":
         return replace_intensity_planar(pet, fused)
-    intensity = (pet[0] + pet[1] + pet[2]) / 3.0
     return jnp.clip(pet + (fused - intensity)[None], 0.0, 1.0)
 
 
@@ -307,7 +309,7 @@ def _fuse_pair(mri, pet, a, b, kernel, offsets, *, pet_is_rgb, per_channel, redu
         mri_levels, pet_levels, kernel, offsets, per_channel=per_channel, reduction=reduction
     )
     fused = fusion_rule(mri_unit, intensity, mri_weight, pet_weight, a=a, b=b)
-    return _restore_colour_planes(pet_unit, fused, colour_space=colour_space)
+    return _restore_colour_planes(pet_unit, intensity, fused, colour_space=colour_space)
 
 
 @functools.partial(
