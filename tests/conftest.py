@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import pathlib
+from collections.abc import Iterable
 
 import numpy as np
 import pytest
@@ -12,11 +13,13 @@ from PIL import Image
 DATA_ROOT = pathlib.Path(__file__).resolve().parents[1].parent / "shared" / "data" / "harvard"
 
 
-def require_data(subdir: str = "PET-MRI") -> pathlib.Path:
-    """The data folder, or fail (CI) / skip (elsewhere) when it is missing."""
+def require_data(subdir: str = "PET-MRI", *, files: Iterable[str] = ()) -> pathlib.Path:
+    """The data folder, or fail (CI) / skip (elsewhere) when it, or one of ``files`` (paths
+    relative to it), is missing."""
     folder = DATA_ROOT / subdir
-    if not folder.is_dir():
-        message = f"test data missing: {folder}"
+    missing = [name for name in files if not (folder / name).is_file()]
+    if not folder.is_dir() or missing:
+        message = f"test data missing: {folder}" + (f" ({', '.join(missing)})" if missing else "")
         if os.environ.get("CI") == "true":
             pytest.fail(message)
         pytest.skip(message)

@@ -17,11 +17,11 @@ import pytest
 from PIL import Image
 
 import jaxfuse
+from conftest import require_data
 from jaxfuse.cli import main
 from jaxfuse.image_io import resize_image
 from jaxfuse.sample import load_sample_pair
 
-HARVARD = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "harvard"
 NAMES = [f"{n}.png" for n in range(25015, 25021)]  # 6 pairs: batch size 4 leaves a short, padded batch
 SIZE = 256
 
@@ -30,13 +30,7 @@ SIZE = 256
 
 
 def _harvard_dir() -> Path:
-    folder = HARVARD / "PET-MRI"
-    if not all((folder / kind / name).is_file() for kind in ("MRI", "PET") for name in NAMES):
-        message = f"Harvard PET-MRI pairs {NAMES} not found under {folder}"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-    return folder
+    return require_data("PET-MRI", files=[f"{kind}/{name}" for kind in ("MRI", "PET") for name in NAMES])
 
 
 @pytest.fixture(scope="module")

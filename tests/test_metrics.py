@@ -24,8 +24,6 @@ relative), so the table leaves a margin of a few x.
 from __future__ import annotations
 
 import inspect
-import os
-from pathlib import Path
 
 import jax
 import jax.numpy as jnp
@@ -35,6 +33,7 @@ from scipy import ndimage, signal
 from skimage.measure import shannon_entropy
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
+from conftest import require_data
 from jaxfuse import metrics as mt
 
 TOL = {
@@ -55,7 +54,6 @@ TOL = {
     "x64": dict(rtol=1e-9, atol=1e-9),
 }
 
-DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "harvard" / "PET-MRI"
 REAL_IDS = ("25106", "41025")
 
 
@@ -241,12 +239,8 @@ def real():
     """Two real Harvard PET-MRI pairs (256x256) and an averaging stand-in fusion."""
     from PIL import Image
 
-    paths = [(DATA / "MRI" / f"{i}.png", DATA / "PET" / f"{i}.png") for i in REAL_IDS]
-    if not all(a.is_file() and b.is_file() for a, b in paths):
-        msg = f"Harvard PET-MRI pairs not found under {DATA}"
-        if os.environ.get("CI") == "true":
-            pytest.fail(msg)
-        pytest.skip(msg)
+    folder = require_data("PET-MRI", files=[f"{kind}/{i}.png" for kind in ("MRI", "PET") for i in REAL_IDS])
+    paths = [(folder / "MRI" / f"{i}.png", folder / "PET" / f"{i}.png") for i in REAL_IDS]
     m = np.stack([np.asarray(Image.open(a).convert("L")) for a, _ in paths])
     p = np.stack([np.asarray(Image.open(b).convert("RGB")) for _, b in paths])
     f = ((m[..., None].astype(np.int32) + p) // 2).astype(np.uint8)
