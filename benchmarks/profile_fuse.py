@@ -23,7 +23,7 @@ import numpy as np
 from jax.profiler import ProfileData
 
 import jaxfuse
-from jaxfuse import fusion
+from jaxfuse.core import fusion
 
 _OPS_OF_INTEREST = ("transpose", "pad", "convert", "multiply", "add", "divide", "reduce", "select", "concatenate")
 

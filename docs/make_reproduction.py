@@ -8,7 +8,7 @@ Run from the repository root::
 What it does, end to end:
 
 1. Runs every method registered in :data:`jaxfuse.methods.METHODS` *at run time* on all PET-MRI and
-   SPECT-MRI pairs of ``../shared/data/harvard`` with :func:`jaxfuse.evaluate.evaluate_folders`
+   SPECT-MRI pairs of ``../shared/data/harvard`` with :func:`jaxfuse.evaluation.run.evaluate_folders`
    (one call per method, so one broken method is reported instead of stopping the run) and writes
    the package's report (``summary.md``, ``metrics.csv``, a size-capped ``figure.png``) to
    ``docs/reproduction/<dataset>/``. The fused uint8 images go to a temporary folder only.
@@ -121,7 +121,7 @@ def subset_folders(source: pathlib.Path, anat: str, func: str, limit: int, scrat
 
 def run_evaluation(key: str, mri_dir: pathlib.Path, pet_dir: pathlib.Path, fused_dir: pathlib.Path, methods):
     """One ``evaluate_folders`` call per method, merged into one ``Evaluation``."""
-    from jaxfuse.evaluate import Evaluation, MethodRun, evaluate_folders
+    from jaxfuse.evaluation.run import Evaluation, MethodRun, evaluate_folders
 
     names, failures, examples, runs, crashed = None, None, {}, [], {}
     for method in methods:
@@ -146,8 +146,8 @@ def run_evaluation(key: str, mri_dir: pathlib.Path, pet_dir: pathlib.Path, fused
 
 def compact_figure(evaluation, report_dir: pathlib.Path, tile: int = FIGURE_TILE) -> str:
     """Replaces the report's figure.png by the same panels at ``tile`` px (labels stay legible)."""
-    from jaxfuse.figures import grid
-    from jaxfuse.image_io import write_png
+    from jaxfuse.evaluation.figures import grid
+    from jaxfuse.io.images import write_png
 
     def small(image: np.ndarray) -> np.ndarray:
         return np.asarray(Image.fromarray(image).resize((tile, tile), Image.Resampling.LANCZOS))
@@ -265,7 +265,7 @@ class Inputs:
     """The source images of one dataset and what every method's variants need from them."""
 
     def __init__(self, mri_dir: pathlib.Path, pet_dir: pathlib.Path, names: list[str]):
-        from jaxfuse.image_io import read_functional, read_mri
+        from jaxfuse.io.images import read_functional, read_mri
 
         self.names = names
         self.mri = np.stack([read_mri(mri_dir / n) for n in names])
@@ -332,7 +332,7 @@ def variants_for(fused: np.ndarray, inputs: Inputs, lo: int, hi: int) -> dict[st
 
 def compute_variants(evaluation, inputs: Inputs, fused_dir: pathlib.Path, chunk: int = 64):
     """``{method: {variant: per-pair array}}`` plus the package's own per-pair metrics."""
-    from jaxfuse.image_io import read_image
+    from jaxfuse.io.images import read_image
 
     result = {}
     index = {name: i for i, name in enumerate(inputs.names)}
@@ -427,7 +427,7 @@ def entity_label(entity) -> str:
 
 
 def paper_value(row_or_group, metric):
-    from jaxfuse.evaluate import PAPER_TABLE_1
+    from jaxfuse.evaluation.run import PAPER_TABLE_1
 
     col = PAPER_METRICS.index(metric)
     if isinstance(row_or_group, str):
@@ -560,7 +560,7 @@ def evaluate_claim(claim: dict, per_pair, scope: Scope) -> dict:
 
 def percent_claims(per_pair, scope: Scope) -> list[dict]:
     """The paper's '+17 % MI, -24 % D, -11 % OP against the (best) transform method' sentences."""
-    from jaxfuse.evaluate import PAPER_TABLE_1
+    from jaxfuse.evaluation.run import PAPER_TABLE_1
 
     vgg = scope.by_row.get("VGG19 method")
     out = []
@@ -699,7 +699,7 @@ def op_candidates(values: dict) -> dict[str, np.ndarray]:
 
 def op_study(per_pair, scope: Scope):
     """Implied-denominator test and direct test of OP candidates against the paper's rows."""
-    from jaxfuse.evaluate import PAPER_TABLE_1
+    from jaxfuse.evaluation.run import PAPER_TABLE_1
 
     rows = [r for r in PAPER_TABLE_1 if r in scope.by_row]
     base_rows = [r for r in rows if r != "VGG19 method"]
@@ -757,7 +757,7 @@ CONVENTIONS = {
 
 
 def conventions_study(per_pair, scope: Scope):
-    from jaxfuse.evaluate import PAPER_TABLE_1
+    from jaxfuse.evaluation.run import PAPER_TABLE_1
 
     rows = [r for r in PAPER_TABLE_1 if r in scope.by_row]
     base_rows = [r for r in rows if r != "VGG19 method"]
@@ -795,7 +795,7 @@ def vgg19_options_study(inputs: Inputs, per_pair, scope: Scope, batch: int = 32)
     import jax.numpy as jnp
 
     from jaxfuse import fuse
-    from jaxfuse.evaluate import PAPER_TABLE_1
+    from jaxfuse.evaluation.run import PAPER_TABLE_1
 
     vgg = scope.by_row.get("VGG19 method")
     if not vgg:
@@ -937,7 +937,7 @@ def paper_comparisons_text(comps: list[dict], metric: str, mode: str) -> str:
 
 
 def write_document(ctx: dict, path: pathlib.Path) -> None:
-    from jaxfuse.evaluate import PAPER_TABLE_1
+    from jaxfuse.evaluation.run import PAPER_TABLE_1
     from jaxfuse.methods import METHODS
 
     ds = ctx["datasets"]
@@ -1645,7 +1645,7 @@ def build_vgg_option_findings(ctx: dict) -> None:
 
 
 def build_boot_findings(ctx: dict) -> None:
-    from jaxfuse.evaluate import PAPER_TABLE_1
+    from jaxfuse.evaluation.run import PAPER_TABLE_1
 
     main = ctx["datasets"]["pet-mri"]
     boot = main["boot"]
@@ -1707,7 +1707,7 @@ def build_spect_findings(ctx: dict) -> None:
 
 
 def build_limitations(ctx: dict) -> None:
-    from jaxfuse.evaluate import PAPER_TABLE_1
+    from jaxfuse.evaluation.run import PAPER_TABLE_1
 
     missing = [r for r in PAPER_TABLE_1 if r not in ctx["datasets"]["pet-mri"]["scope_paper"].by_row]
     lim = [
@@ -1776,7 +1776,7 @@ def main(argv=None) -> int:
             fused_dir = scratch / key / "fused"
             evaluation, crashed = run_evaluation(key, mri_dir, pet_dir, fused_dir, methods)
             report_dir = args.report_root / key
-            from jaxfuse.evaluate import write_report
+            from jaxfuse.evaluation.run import write_report
 
             write_report(evaluation, report_dir, title=f"jaxfuse evaluation: {label}, all registered methods")
             shrink_notes = [compact_figure(evaluation, report_dir)]
@@ -1805,7 +1805,7 @@ def main(argv=None) -> int:
             del inputs
             log(f"{key}: analysis done")
 
-    from jaxfuse.evaluate import PAPER_TABLE_1
+    from jaxfuse.evaluation.run import PAPER_TABLE_1
 
     main_ds = ctx["datasets"]["pet-mri"]
     scope = main_ds["scope_paper"]

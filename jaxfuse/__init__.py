@@ -14,8 +14,9 @@ package). Public API::
     jaxfuse.parallel.fuse_sharded(mri, pet)        # data-parallel over devices
 """
 
-from jaxfuse import contourlet, curvelet, metrics, nn, nsct, parallel, transforms
-from jaxfuse.color import (
+from jaxfuse import metrics, multiscale, nn, parallel
+from jaxfuse.multiscale import contourlet, curvelet, nsct, transforms
+from jaxfuse.core.color import (
     hsi_to_rgb,
     ihs_linear_to_rgb,
     replace_intensity,
@@ -25,11 +26,11 @@ from jaxfuse.color import (
     rgb_to_ihs_linear,
     rgb_to_intensity,
 )
-from jaxfuse.features import vgg19_conv1_1, vgg19_conv1_1_gray
-from jaxfuse.fusion import DEFAULT_A, DEFAULT_B, fuse, fusion_rule, normalise_features, reduce_features, to_unit_float
-from jaxfuse.image_io import ImageError, read_functional, read_image, read_mri, write_png
+from jaxfuse.core.features import vgg19_conv1_1, vgg19_conv1_1_gray
+from jaxfuse.core.fusion import DEFAULT_A, DEFAULT_B, fuse, fusion_rule, normalise_features, reduce_features, to_unit_float
+from jaxfuse.io.images import ImageError, read_functional, read_image, read_mri, write_png
 from jaxfuse.methods import METHODS, FusionMethod, fuse_with
-from jaxfuse.weights import VGG_MEAN_RGB, Conv1_1Params, WeightsError, load_vgg19_conv1_1
+from jaxfuse.core.params import VGG_MEAN_RGB, Conv1_1Params, WeightsError, load_vgg19_conv1_1
 
 __version__ = "0.1.0"
 
@@ -51,6 +52,7 @@ __all__ = [
     "ihs_linear_to_rgb",
     "load_vgg19_conv1_1",
     "metrics",
+    "multiscale",
     "nn",
     "nsct",
     "parallel",

@@ -163,7 +163,7 @@ def _fuser(args: argparse.Namespace):
     """``(mri, pet) -> uint8 fused`` for the chosen method and options."""
     import jax.numpy as jnp
 
-    from jaxfuse.fusion import fuse
+    from jaxfuse.core.fusion import fuse
     from jaxfuse.methods import fuse_with
 
     import jax
@@ -189,8 +189,8 @@ def _same_file(a: pathlib.Path, b: pathlib.Path) -> bool:
 
 
 def _run_fuse_single(args: argparse.Namespace) -> int:
-    from jaxfuse.batch import PairJob, load_pair
-    from jaxfuse.image_io import write_png
+    from jaxfuse.pipeline import PairJob, load_pair
+    from jaxfuse.io.images import write_png
 
     if args.out is None:
         raise CliError("fuse MRI PET needs -o OUT.png")
@@ -212,7 +212,7 @@ def _run_fuse_single(args: argparse.Namespace) -> int:
 
 
 def _run_fuse_folders(args: argparse.Namespace) -> int:
-    from jaxfuse.batch import BatchReport, Progress, fuse_folder_pairs, pair_folders
+    from jaxfuse.pipeline import BatchReport, Progress, fuse_folder_pairs, pair_folders
 
     if args.mri_dir is None or args.pet_dir is None or args.out_dir is None:
         raise CliError("folder mode needs --mri-dir, --pet-dir and --out-dir")
@@ -246,7 +246,7 @@ def _run_fuse_folders(args: argparse.Namespace) -> int:
 
 
 def _run_evaluate(args: argparse.Namespace) -> int:
-    from jaxfuse.evaluate import evaluate_folders, write_report
+    from jaxfuse.evaluation.run import evaluate_folders, write_report
 
     if args.batch_size < 1:
         raise CliError(f"--batch-size must be >= 1, got {args.batch_size}")
@@ -283,9 +283,9 @@ def _run_evaluate(args: argparse.Namespace) -> int:
 def _run_demo(args: argparse.Namespace) -> int:
     import jax.numpy as jnp
 
-    from jaxfuse.figures import side_by_side
-    from jaxfuse.fusion import fuse
-    from jaxfuse.image_io import write_png
+    from jaxfuse.evaluation.figures import side_by_side
+    from jaxfuse.core.fusion import fuse
+    from jaxfuse.io.images import write_png
     from jaxfuse.sample import load_sample_pair
 
     mri, pet = load_sample_pair()
@@ -299,8 +299,8 @@ def _run_demo(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``jaxfuse`` console script; returns the exit code."""
-    from jaxfuse.image_io import ImageError
-    from jaxfuse.weights import WeightsError
+    from jaxfuse.io.images import ImageError
+    from jaxfuse.core.params import WeightsError
 
     args = build_parser().parse_args(argv)
     _return_large_buffers_to_the_os()

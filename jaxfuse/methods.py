@@ -29,7 +29,7 @@ import jax
 import jax.numpy as jnp
 from jax.typing import ArrayLike
 
-from jaxfuse.fusion import (
+from jaxfuse.core.fusion import (
     DEFAULT_A,
     DEFAULT_B,
     check_output_dtype,
@@ -40,13 +40,13 @@ from jaxfuse.fusion import (
     restore_colour,
     to_unit_float,
 )
-from jaxfuse.contourlet import CONTOURLET
-from jaxfuse.curvelet import CURVELET
-from jaxfuse.nsct import NSCT
-from jaxfuse.transforms import TRANSFORMS, fuse_multiscale
+from jaxfuse.multiscale.contourlet import CONTOURLET
+from jaxfuse.multiscale.curvelet import CURVELET
+from jaxfuse.multiscale.nsct import NSCT
+from jaxfuse.multiscale.transforms import TRANSFORMS, fuse_multiscale
 
 # Transforms defined in their own modules join the transform registry here, where every method is
-# assembled (importing them from jaxfuse.transforms would be circular).
+# assembled (importing them from jaxfuse.multiscale.transforms would be circular).
 TRANSFORMS.setdefault("curvelet", CURVELET)
 TRANSFORMS.setdefault("contourlet", CONTOURLET)
 TRANSFORMS.setdefault("nsct", NSCT)

@@ -13,9 +13,9 @@ import jax.numpy as jnp
 from flax import nnx
 from jax.typing import ArrayLike
 
-from jaxfuse.features import vgg19_conv1_1
-from jaxfuse.fusion import DEFAULT_A, DEFAULT_B, ColourSpace, Normalisation, Reduction, fuse
-from jaxfuse.weights import Conv1_1Params, load_vgg19_conv1_1
+from jaxfuse.core.features import vgg19_conv1_1
+from jaxfuse.core.fusion import DEFAULT_A, DEFAULT_B, ColourSpace, Normalisation, Reduction, fuse
+from jaxfuse.core.params import Conv1_1Params, load_vgg19_conv1_1
 
 __all__ = ["VGG19Conv1_1", "VGG19Fusion"]
 

@@ -18,7 +18,7 @@ import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from jax.typing import ArrayLike
 
-from jaxfuse.fusion import fuse
+from jaxfuse.core.fusion import fuse
 
 __all__ = ["BATCH_AXIS", "data_parallel_mesh", "shard_batch", "fuse_sharded", "fuse_process_local"]
 

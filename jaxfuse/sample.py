@@ -109,7 +109,7 @@ def make_sample_pair(*, size: int = 256, seed: int = 2022) -> tuple[np.ndarray, 
 
 def load_sample_pair() -> tuple[np.ndarray, np.ndarray]:
     """Reads the shipped sample pair: uint8 MRI ``[256, 256]`` and PET ``[256, 256, 3]``."""
-    from jaxfuse.image_io import read_functional, read_mri
+    from jaxfuse.io.images import read_functional, read_mri
 
     folder = importlib.resources.files("jaxfuse") / "data" / "sample"
     with importlib.resources.as_file(folder / SAMPLE_FILES[0]) as mri_path:
@@ -120,7 +120,7 @@ def load_sample_pair() -> tuple[np.ndarray, np.ndarray]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from jaxfuse.image_io import write_png
+    from jaxfuse.io.images import write_png
 
     parser = argparse.ArgumentParser(description="Write the synthetic sample pair as mri.png and pet.png.")
     parser.add_argument("folder", type=pathlib.Path)

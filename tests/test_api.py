@@ -57,10 +57,10 @@ def test_every_module_declares_all_and_its_names_exist():
     import importlib
     import pkgutil
 
-    for info in pkgutil.iter_modules(jaxfuse.__path__):
-        if info.name.startswith("_"):
+    for info in pkgutil.walk_packages(jaxfuse.__path__, prefix="jaxfuse."):
+        if any(part.startswith("_") for part in info.name.split(".")):
             continue
-        module = importlib.import_module(f"jaxfuse.{info.name}")
+        module = importlib.import_module(info.name)
         assert hasattr(module, "__all__"), info.name
         for name in module.__all__:
-            assert hasattr(module, name), f"jaxfuse.{info.name}.{name}"
+            assert hasattr(module, name), f"{info.name}.{name}"

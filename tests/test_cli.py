@@ -19,7 +19,7 @@ from PIL import Image
 import jaxfuse
 from conftest import require_data
 from jaxfuse.cli import main
-from jaxfuse.image_io import resize_image
+from jaxfuse.io.images import resize_image
 from jaxfuse.sample import load_sample_pair
 
 NAMES = [f"{n}.png" for n in range(25015, 25021)]  # 6 pairs: batch size 4 leaves a short, padded batch

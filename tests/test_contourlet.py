@@ -1,4 +1,4 @@
-"""Tests for jaxfuse.contourlet: the contourlet transform (pyramid + directional filter banks).
+"""Tests for jaxfuse.multiscale.contourlet: the contourlet transform (pyramid + directional filter banks).
 
 Compiles are shared: one jitted forward/inverse per image shape and dtype, reused across tests.
 """
@@ -11,8 +11,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxfuse import contourlet as C
-from jaxfuse import transforms as T
+from jaxfuse.multiscale import contourlet as C
+from jaxfuse.multiscale import transforms as T
 
 # jax 0.10 has jax.enable_x64 (a context manager); older releases had it in jax.experimental.
 enable_x64 = getattr(jax, "enable_x64", None)

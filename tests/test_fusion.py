@@ -9,7 +9,7 @@ import pytest
 
 import jaxfuse
 import reference
-from jaxfuse import fusion
+from jaxfuse.core import fusion
 
 # Max abs difference allowed against the float64 reference, float32 results before quantisation.
 REFERENCE_ATOL = 1e-4

@@ -1,4 +1,4 @@
-"""Tests for jaxfuse.image_io (reading every supported kind of file, atomic PNG writes) and for the
+"""Tests for jaxfuse.io.images (reading every supported kind of file, atomic PNG writes) and for the
 shipped synthetic sample pair."""
 
 import os
@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from jaxfuse import image_io, sample
-from jaxfuse.image_io import ImageError, read_functional, read_image, read_mri, write_png
+from jaxfuse import sample
+from jaxfuse.io import images as image_io
+from jaxfuse.io.images import ImageError, read_functional, read_image, read_mri, write_png
 
 RNG = np.random.default_rng(0)
 GRAY8 = RNG.integers(0, 256, (17, 23), dtype=np.uint8)

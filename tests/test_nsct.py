@@ -10,9 +10,9 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxfuse.nsct import (DEFAULT_DIRECTIONS, NSCT, dmaxflat, filter_pair, insct, nsct,
+from jaxfuse.multiscale.nsct import (DEFAULT_DIRECTIONS, NSCT, dmaxflat, filter_pair, insct, nsct,
                           nsct_filters, nsct_orientations)
-from jaxfuse.transforms import fuse_multiscale
+from jaxfuse.multiscale.transforms import fuse_multiscale
 
 # One compiled forward/inverse per (shape, dtype), shared by all tests.
 forward = jax.jit(nsct, static_argnames=("levels", "directions"))

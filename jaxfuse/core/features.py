@@ -30,7 +30,7 @@ import jax
 import jax.numpy as jnp
 from jax.typing import ArrayLike
 
-from jaxfuse.weights import VGG_MEAN_RGB, Conv1_1Params, load_vgg19_conv1_1
+from jaxfuse.core.params import VGG_MEAN_RGB, Conv1_1Params, load_vgg19_conv1_1
 
 __all__ = ["vgg19_conv1_1", "vgg19_conv1_1_gray", "conv1_1_offsets", "conv1_1_planes", "conv1_1_padded"]
 

@@ -22,9 +22,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxfuse.batch import Progress, load_pair, pair_folders
-from jaxfuse.figures import grid
-from jaxfuse.image_io import ImageError, atomic_write, write_png
+from jaxfuse.pipeline import Progress, load_pair, pair_folders
+from jaxfuse.evaluation.figures import grid
+from jaxfuse.io.images import ImageError, atomic_write, write_png
 from jaxfuse.methods import METHODS, fuse_with
 from jaxfuse.metrics import HIGHER_IS_BETTER, evaluate_all
 

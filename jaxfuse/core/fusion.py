@@ -10,13 +10,13 @@ The method (Amini & Mostaar 2022, "Our method"), one small function per step:
 1. registration is assumed: shapes must match;
 2. the functional image's intensity ``I = (R + G + B) / 3`` (Gonzalez-Woods HSI); only I is fused;
 3. VGG19 ``conv1_1`` + ReLU features, first 3 channels, of both images
-   (:mod:`jaxfuse.features`);
+   (:mod:`jaxfuse.core.features`);
 4. min-max normalisation of each feature tensor to [0, 1] (:func:`normalise_features`);
 5. ``F = A * MRI + B * I + w_MRI * MRI + w_PET * I``, ``w`` the channel mean of the normalised
    features, clipped to [0, 1] (:func:`fusion_rule`);
 6. back to RGB with the functional image's hue and saturation and ``I = F``
-   (:func:`jaxfuse.color.replace_intensity`, exact and trig-free; the kernel uses its channel-first
-   form :func:`jaxfuse.color.replace_intensity_planar`).
+   (:func:`jaxfuse.core.color.replace_intensity`, exact and trig-free; the kernel uses its channel-first
+   form :func:`jaxfuse.core.color.replace_intensity_planar`).
 
 :func:`fuse` compiles these steps once per input shape/dtype/option set into one ``jax.jit`` of a
 ``jax.vmap`` over the flattened leading dims; ``a``, ``b`` and the convolution weights are traced
@@ -40,9 +40,9 @@ import jax.numpy as jnp
 import numpy as np
 from jax.typing import ArrayLike
 
-from jaxfuse.color import replace_intensity, replace_intensity_linear, replace_intensity_planar, rgb_to_intensity
-from jaxfuse.features import conv1_1_offsets, conv1_1_padded
-from jaxfuse.weights import Conv1_1Params, load_vgg19_conv1_1
+from jaxfuse.core.color import replace_intensity, replace_intensity_linear, replace_intensity_planar, rgb_to_intensity
+from jaxfuse.core.features import conv1_1_offsets, conv1_1_padded
+from jaxfuse.core.params import Conv1_1Params, load_vgg19_conv1_1
 
 __all__ = [
     "DEFAULT_A",
@@ -263,7 +263,7 @@ def vgg19_weights(mri_levels, pet_levels, kernel, offsets, *, per_channel, reduc
 
     ``mri_levels`` ``[1, H + 2, W + 2]`` and ``pet_levels`` ``[3 or 1, H + 2, W + 2]`` from
     :func:`_padded_levels`; ``kernel`` ``[C, 3, 3, 3]``; ``offsets`` from
-    :func:`jaxfuse.features.conv1_1_offsets`.
+    :func:`jaxfuse.core.features.conv1_1_offsets`.
     """
     weights = []
     for levels in (mri_levels, pet_levels):

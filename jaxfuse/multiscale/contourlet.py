@@ -4,7 +4,7 @@ A contourlet transform is a Laplacian pyramid (multiscale) followed, on every ba
 by a directional filter bank (DFB; Bamberger & Smith 1992) that splits the level into ``2**k``
 wedge-shaped directional subbands. Everything here is built from the papers' mathematics.
 
-**Pyramid.** The Burt & Adelson pyramid of :func:`jaxfuse.transforms.laplacian_pyramid` (5-tap
+**Pyramid.** The Burt & Adelson pyramid of :func:`jaxfuse.multiscale.transforms.laplacian_pyramid` (5-tap
 binomial kernel [1, 4, 6, 4, 1]/16, mirror boundary) and its exact reconstruction
 ``G_k = L_k + expand(G_{k+1})``; it is the package's "laplacian" baseline, so the two
 transforms differ only by the DFB. (Do & Vetterli use biorthogonal 9-7 filters and a dual-frame
@@ -86,7 +86,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxfuse.transforms import (MultiscaleTransform, laplacian_pyramid,
+from jaxfuse.multiscale.transforms import (MultiscaleTransform, laplacian_pyramid,
                                 reconstruct_laplacian_pyramid)
 
 __all__ = [
@@ -643,7 +643,7 @@ def _merge(low: Any, high: ContourletCoefficients) -> ContourletCoefficients:
     return dataclasses.replace(high, lowpass=low)
 
 
-#: The contourlet transform as a :class:`jaxfuse.transforms.MultiscaleTransform`: the low-pass
+#: The contourlet transform as a :class:`jaxfuse.multiscale.transforms.MultiscaleTransform`: the low-pass
 #: part is the pyramid residual, the high-pass part every directional subband.
 CONTOURLET = MultiscaleTransform(forward=contourlet_transform,
                                  inverse=inverse_contourlet_transform,

@@ -98,7 +98,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxfuse.transforms import MultiscaleTransform, _as_image, _check_levels
+from jaxfuse.multiscale.transforms import MultiscaleTransform, _as_image, _check_levels
 
 __all__ = [
     "DEFAULT_DIRECTIONS",
@@ -520,5 +520,5 @@ def _merge(low: Any, high: Sequence[Any]) -> list[Any]:
     return [low, *high]
 
 
-#: The NSCT as a :class:`jaxfuse.transforms.MultiscaleTransform` (low-pass = ``coeffs[0]``).
+#: The NSCT as a :class:`jaxfuse.multiscale.transforms.MultiscaleTransform` (low-pass = ``coeffs[0]``).
 NSCT = MultiscaleTransform(forward=nsct, inverse=insct, split=_split, merge=_merge)

@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable, Sequence
 
 import numpy as np
 
-from jaxfuse.image_io import IMAGE_SUFFIXES, ImageError, read_functional, read_mri, resize_image, write_png
+from jaxfuse.io.images import IMAGE_SUFFIXES, ImageError, read_functional, read_mri, resize_image, write_png
 
 __all__ = ["PairJob", "PairJobs", "load_pair", "BatchReport", "Progress", "pair_folders", "fuse_folder_pairs"]
 

@@ -59,7 +59,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxfuse.transforms import MultiscaleTransform
+from jaxfuse.multiscale.transforms import MultiscaleTransform
 
 __all__ = [
     "CURVELET",
@@ -431,7 +431,7 @@ def _merge(low: Any, high: CurveletCoefficients) -> CurveletCoefficients:
     return dataclasses.replace(high, coarse=low)
 
 
-#: The curvelet transform for :func:`jaxfuse.transforms.fuse_multiscale`: the coarse band is
+#: The curvelet transform for :func:`jaxfuse.multiscale.transforms.fuse_multiscale`: the coarse band is
 #: averaged, wedges and the finest band keep the larger-magnitude coefficient (``jnp.abs``,
 #: complex magnitude for the wedges); the inverse returns a real image.
 CURVELET = MultiscaleTransform(forward=curvelet_transform, inverse=inverse_curvelet_transform,

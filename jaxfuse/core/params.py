@@ -6,7 +6,7 @@ official Keras file. Provenance and licence: ``weights/README.md`` in the source
 
 Layout: ``kernel`` float32 ``[64, 3, 3, 3]`` (OIHW; input channels R, G, B), ``bias`` float32
 ``[64]``. The layer expects Caffe preprocessing: ``x = 255 * rgb - VGG_MEAN_RGB`` with ``rgb`` in
-[0, 1] (see :func:`jaxfuse.features.vgg19_conv1_1`).
+[0, 1] (see :func:`jaxfuse.core.features.vgg19_conv1_1`).
 """
 
 from __future__ import annotations
