@@ -439,7 +439,7 @@ def _memory_budget_bytes() -> int:
 
 def metadata(args) -> dict:
     return {
-        "date_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "date_utc": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "git_commit": _git_commit(),
         "python": platform.python_version(),
         "platform": platform.platform(),

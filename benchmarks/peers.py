@@ -34,7 +34,8 @@ from __future__ import annotations
 import dataclasses
 import math
 import pathlib
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 

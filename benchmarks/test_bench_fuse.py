@@ -16,10 +16,9 @@ import importlib.util
 import math
 import os
 
-import pytest
-
 import compare
 import peers
+import pytest
 
 BENCH_SECONDS = float(os.environ.get("JAXFUSE_BENCH_SECONDS", "2.0"))
 

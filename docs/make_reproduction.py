@@ -1270,7 +1270,7 @@ def write_document(ctx: dict, path: pathlib.Path) -> None:
     header = ["OP = D / X, X =", "ours per row"] + ["order (all rows)", "ρ", "ratio mean", "ratio CV"] + \
         ["order (baseline rows)", "ratio CV (baseline)"]
     rows = []
-    for key, label, ours, a_all, a_base in op["implied_rows"]:
+    for _key, label, ours, a_all, a_base in op["implied_rows"]:
         rows.append([label, ", ".join(f"{fmt(v, 2)}" for v in ours.values())] + agreement_cell(a_all)
                     + [f"{a_base['concordant']}/{a_base['pairs']}", fmt(a_base["ratio_cv"], 3)])
     L.extend(table(header, rows))
@@ -1652,7 +1652,7 @@ def build_boot_findings(ctx: dict) -> None:
     scope = main["scope_paper"]
     lines = []
     widths = {m: [] for m in PAPER_METRICS}
-    for (method, metric), (mean, lo, hi, sd) in boot["spread"].items():
+    for (_method, metric), (mean, lo, hi, _sd) in boot["spread"].items():
         if metric in widths:
             widths[metric].append((hi - lo) / 2 / abs(mean))
     lines.append("Half-widths of the 95% range of 30-pair means, over methods: "
@@ -1758,8 +1758,8 @@ def main(argv=None) -> int:
         return 1
 
     import jaxfuse
-    from jaxfuse.metrics import HIGHER_IS_BETTER
     from jaxfuse.methods import METHODS
+    from jaxfuse.metrics import HIGHER_IS_BETTER
 
     methods = list(METHODS)
     log(f"methods registered: {', '.join(methods)}")

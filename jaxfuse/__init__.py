@@ -15,22 +15,30 @@ package). Public API::
 """
 
 from jaxfuse import metrics, multiscale, nn, parallel
-from jaxfuse.multiscale import contourlet, curvelet, nsct, transforms
 from jaxfuse.core.color import (
     hsi_to_rgb,
     ihs_linear_to_rgb,
     replace_intensity,
-    replace_intensity_planar,
     replace_intensity_linear,
+    replace_intensity_planar,
     rgb_to_hsi,
     rgb_to_ihs_linear,
     rgb_to_intensity,
 )
 from jaxfuse.core.features import vgg19_conv1_1, vgg19_conv1_1_gray
-from jaxfuse.core.fusion import DEFAULT_A, DEFAULT_B, fuse, fusion_rule, normalise_features, reduce_features, to_unit_float
+from jaxfuse.core.fusion import (
+    DEFAULT_A,
+    DEFAULT_B,
+    fuse,
+    fusion_rule,
+    normalise_features,
+    reduce_features,
+    to_unit_float,
+)
+from jaxfuse.core.params import VGG_MEAN_RGB, Conv1_1Params, WeightsError, load_vgg19_conv1_1
 from jaxfuse.io.images import ImageError, read_functional, read_image, read_mri, write_png
 from jaxfuse.methods import METHODS, FusionMethod, fuse_with
-from jaxfuse.core.params import VGG_MEAN_RGB, Conv1_1Params, WeightsError, load_vgg19_conv1_1
+from jaxfuse.multiscale import contourlet, curvelet, nsct, transforms
 
 __version__ = "0.1.0"
 

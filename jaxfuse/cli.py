@@ -161,12 +161,11 @@ _VGG19_DEFAULTS = dict(a=0.3, b=0.1, normalisation="tensor", reduction="mean", c
 
 def _fuser(args: argparse.Namespace):
     """``(mri, pet) -> uint8 fused`` for the chosen method and options."""
+    import jax
     import jax.numpy as jnp
 
     from jaxfuse.core.fusion import fuse
     from jaxfuse.methods import fuse_with
-
-    import jax
 
     options = {key: getattr(args, key) for key in _VGG19_DEFAULTS}
     if args.method != "vgg19":
@@ -189,8 +188,8 @@ def _same_file(a: pathlib.Path, b: pathlib.Path) -> bool:
 
 
 def _run_fuse_single(args: argparse.Namespace) -> int:
-    from jaxfuse.pipeline import PairJob, load_pair
     from jaxfuse.io.images import write_png
+    from jaxfuse.pipeline import PairJob, load_pair
 
     if args.out is None:
         raise CliError("fuse MRI PET needs -o OUT.png")
@@ -283,8 +282,8 @@ def _run_evaluate(args: argparse.Namespace) -> int:
 def _run_demo(args: argparse.Namespace) -> int:
     import jax.numpy as jnp
 
-    from jaxfuse.evaluation.figures import side_by_side
     from jaxfuse.core.fusion import fuse
+    from jaxfuse.evaluation.figures import side_by_side
     from jaxfuse.io.images import write_png
     from jaxfuse.sample import load_sample_pair
 
@@ -299,8 +298,8 @@ def _run_demo(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``jaxfuse`` console script; returns the exit code."""
-    from jaxfuse.io.images import ImageError
     from jaxfuse.core.params import WeightsError
+    from jaxfuse.io.images import ImageError
 
     args = build_parser().parse_args(argv)
     _return_large_buffers_to_the_os()

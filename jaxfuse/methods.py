@@ -35,8 +35,8 @@ from jaxfuse.core.fusion import (
     check_output_dtype,
     flatten_pair,
     functional_intensity,
-    pad_single_pair,
     fuse,
+    pad_single_pair,
     restore_colour,
     to_unit_float,
 )

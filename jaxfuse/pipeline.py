@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import collections
 import collections.abc
-import itertools
 import concurrent.futures
 import dataclasses
+import itertools
 import os
 import pathlib
 import sys

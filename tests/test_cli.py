@@ -14,10 +14,10 @@ from pathlib import Path
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from conftest import require_data
 from PIL import Image
 
 import jaxfuse
-from conftest import require_data
 from jaxfuse.cli import main
 from jaxfuse.io.images import resize_image
 from jaxfuse.sample import load_sample_pair

@@ -9,11 +9,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+import reference
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import jaxfuse
-import reference
 
 # dtype -> (atol) for comparisons against the float64 reference.
 TOLERANCE = {np.float32: 2e-6, np.float64: 1e-12}

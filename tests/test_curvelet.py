@@ -10,8 +10,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxfuse.multiscale.curvelet import (CURVELET, CurveletCoefficients, curvelet_transform,
-                              inverse_curvelet_transform)
+from jaxfuse.multiscale.curvelet import CURVELET, CurveletCoefficients, curvelet_transform, inverse_curvelet_transform
 from jaxfuse.multiscale.transforms import fuse_coefficients, fuse_multiscale
 
 # One compiled forward/inverse per (shape, dtype), shared by all tests.

@@ -7,10 +7,10 @@ import shutil
 
 import numpy as np
 import pytest
+from conftest import require_data
 from PIL import Image
 
 import jaxfuse.metrics as metrics
-from conftest import require_data
 from jaxfuse.cli import main
 from jaxfuse.methods import fuse_with
 

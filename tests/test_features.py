@@ -6,9 +6,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+import reference
 
 import jaxfuse
-import reference
 
 PARAMS = jaxfuse.load_vgg19_conv1_1(channels=64)
 

@@ -6,9 +6,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+import reference
 
 import jaxfuse
-import reference
 from jaxfuse.core import fusion
 
 # Max abs difference allowed against the float64 reference, float32 results before quantisation.

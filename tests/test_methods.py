@@ -6,9 +6,9 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 import pywt
+import reference
 
 import jaxfuse
-import reference
 from jaxfuse.methods import METHODS, fuse_with
 
 PARAMS = jaxfuse.load_vgg19_conv1_1(channels=64)

@@ -29,11 +29,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from conftest import require_data
 from scipy import ndimage, signal
 from skimage.measure import shannon_entropy
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
-from conftest import require_data
 from jaxfuse import metrics as mt
 
 TOL = {
@@ -157,7 +157,7 @@ def np_vif(dist, ref):
         win = np.outer(g1, g1)
         win /= win.sum()
 
-        def filt(x):
+        def filt(x, win=win):
             return signal.correlate2d(x, win, mode="valid")
 
         if scale > 1:

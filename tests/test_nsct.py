@@ -10,8 +10,16 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxfuse.multiscale.nsct import (DEFAULT_DIRECTIONS, NSCT, dmaxflat, filter_pair, insct, nsct,
-                          nsct_filters, nsct_orientations)
+from jaxfuse.multiscale.nsct import (
+    DEFAULT_DIRECTIONS,
+    NSCT,
+    dmaxflat,
+    filter_pair,
+    insct,
+    nsct,
+    nsct_filters,
+    nsct_orientations,
+)
 from jaxfuse.multiscale.transforms import fuse_multiscale
 
 # One compiled forward/inverse per (shape, dtype), shared by all tests.

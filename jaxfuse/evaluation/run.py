@@ -22,11 +22,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxfuse.pipeline import Progress, load_pair, pair_folders
 from jaxfuse.evaluation.figures import grid
 from jaxfuse.io.images import ImageError, atomic_write, write_png
 from jaxfuse.methods import METHODS, fuse_with
 from jaxfuse.metrics import HIGHER_IS_BETTER, evaluate_all
+from jaxfuse.pipeline import Progress, load_pair, pair_folders
 
 __all__ = ["PAPER_TABLE_1", "MethodRun", "Evaluation", "evaluate_pairs", "evaluate_folders", "write_report"]
 

@@ -80,14 +80,14 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
-from typing import Any, NamedTuple, Sequence
+from collections.abc import Sequence
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxfuse.multiscale.transforms import (MultiscaleTransform, laplacian_pyramid,
-                                reconstruct_laplacian_pyramid)
+from jaxfuse.multiscale.transforms import MultiscaleTransform, laplacian_pyramid, reconstruct_laplacian_pyramid
 
 __all__ = [
     "CONTOURLET",

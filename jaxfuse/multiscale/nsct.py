@@ -91,8 +91,9 @@ from __future__ import annotations
 
 import functools
 import math
+from collections.abc import Sequence
 from fractions import Fraction
-from typing import Any, Sequence
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -151,7 +152,7 @@ def _cos_in_y(n: int) -> list[Fraction]:
     return cur
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _dmaxflat_orbits(order: int) -> tuple[tuple[int, int, Fraction], ...]:
     """``(a, b, c)``, ``a < b``: ``M(omega) = sum c (cos a w1 cos b w2 + cos b w1 cos a w2)``."""
     orbits = [(a, b) for a in range(order + 1) for b in range(a + 1, order + 1) if (a + b) % 2]
