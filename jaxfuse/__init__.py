@@ -26,16 +26,10 @@ from jaxfuse.core.color import (
     rgb_to_intensity,
 )
 from jaxfuse.core.features import vgg19_conv1_1, vgg19_conv1_1_gray
-from jaxfuse.core.fusion import (
-    DEFAULT_A,
-    DEFAULT_B,
-    fuse,
-    fusion_rule,
-    normalise_features,
-    reduce_features,
-    to_unit_float,
-)
+from jaxfuse.core.fusion import DEFAULT_A, DEFAULT_B, fuse, fusion_rule
 from jaxfuse.core.params import VGG_MEAN_RGB, Conv1_1Params, WeightsError, load_vgg19_conv1_1
+from jaxfuse.core.pixel_weights import normalise_features, reduce_features
+from jaxfuse.core.units import to_unit_float
 from jaxfuse.io.images import ImageError, read_functional, read_image, read_mri, write_png
 from jaxfuse.methods import METHODS, FusionMethod, fuse_with
 from jaxfuse.multiscale import contourlet, curvelet, nsct, transforms

@@ -29,31 +29,20 @@ import jax
 import jax.numpy as jnp
 from jax.typing import ArrayLike
 
-from jaxfuse.core.fusion import (
-    DEFAULT_A,
-    DEFAULT_B,
-    check_output_dtype,
-    flatten_pair,
-    functional_intensity,
-    fuse,
-    pad_single_pair,
-    restore_colour,
-    to_unit_float,
-)
+from jaxfuse._batching import output_is_uint8, run_batched
+from jaxfuse.core.fusion import DEFAULT_A, DEFAULT_B, IntensityRule, fuse, rule_kernel
 from jaxfuse.multiscale.contourlet import CONTOURLET
 from jaxfuse.multiscale.curvelet import CURVELET
 from jaxfuse.multiscale.nsct import NSCT
 from jaxfuse.multiscale.transforms import TRANSFORMS, fuse_multiscale
 
 # Transforms defined in their own modules join the transform registry here, where every method is
-# assembled (importing them from jaxfuse.multiscale.transforms would be circular).
+# assembled (importing them from jaxfuse.transforms would be circular).
 TRANSFORMS.setdefault("curvelet", CURVELET)
 TRANSFORMS.setdefault("contourlet", CONTOURLET)
 TRANSFORMS.setdefault("nsct", NSCT)
 
-__all__ = ["FusionMethod", "METHODS", "method_names", "fuse_with"]
-
-IntensityRule = Callable[[jax.Array, jax.Array], jax.Array]
+__all__ = ["FusionMethod", "METHODS", "method_names", "fuse_with", "batch_fuser"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -76,21 +65,6 @@ class FusionMethod:
     colour_space: Literal["hsi", "ihs_linear"] = "hsi"
     fuse: Callable[..., jax.Array] | None = None
     paper_row: str | None = None
-
-
-@functools.partial(jax.jit, static_argnames=("method", "pet_is_rgb", "quantise"))
-def _rule_kernel(mri, pet, *, method: str, pet_is_rgb: bool, quantise: bool):
-    spec = METHODS[method]
-    mri = to_unit_float(mri)
-    pet = to_unit_float(pet).astype(mri.dtype)
-
-    def one_pair(m, p):
-        intensity = functional_intensity(p, pet_is_rgb=pet_is_rgb)
-        fused = jnp.clip(spec.rule(m, intensity), 0.0, 1.0)
-        return restore_colour(p, fused, pet_is_rgb=pet_is_rgb, colour_space=spec.colour_space)
-
-    out = jax.vmap(one_pair)(mri, pet)
-    return jnp.round(out * 255.0).astype(jnp.uint8) if quantise else out
 
 
 def _fuse_cnn(mri: ArrayLike, pet: ArrayLike, *, output_dtype=jnp.float32) -> jax.Array:
@@ -197,8 +171,36 @@ def fuse_with(mri: ArrayLike, pet: ArrayLike, *, method: str = "vgg19", output_d
     spec = METHODS[method]
     if spec.fuse is not None:
         return spec.fuse(mri, pet, output_dtype=output_dtype)
-    flat = flatten_pair(mri, pet)
-    quantise = check_output_dtype(output_dtype)
-    mri_batch, pet_batch = pad_single_pair(flat)
-    out = _rule_kernel(mri_batch, pet_batch, method=method, pet_is_rgb=flat.pet_is_rgb, quantise=quantise)
-    return out[: flat.mri.shape[0]].reshape(flat.batch_shape + out.shape[1:])
+    kernel = functools.partial(
+        rule_kernel, rule=spec.rule, colour_space=spec.colour_space, quantise=output_is_uint8(output_dtype)
+    )
+    return run_batched(kernel, mri, pet, grouped=False)
+
+
+def batch_fuser(method: str = "vgg19", *, output_dtype=jnp.uint8, **options) -> Callable[[ArrayLike, ArrayLike], jax.Array]:
+    """A ``(mri [N, H, W], pet [N, H, W(, 3)]) -> fused [N, H, W, 3]`` function for batch runs.
+
+    The one place that decides how a batch runs: with more than one local device the VGG19 method
+    splits the batch over them (:func:`jaxfuse.parallel.fuse_sharded`, the same bytes as one
+    device); every other case is :func:`fuse_with`.
+
+    Args:
+        method: a key of :data:`METHODS`.
+        output_dtype: ``jnp.uint8`` (default) or ``jnp.float32``.
+        **options: keyword options of :func:`jaxfuse.fuse` (``a``, ``b``, ``normalisation``,
+            ``reduction``, ``colour_space``); only the ``vgg19`` method takes them.
+
+    Raises:
+        ValueError: an unknown method, or options given for a method other than ``vgg19``.
+    """
+    if method not in METHODS:
+        raise ValueError(f"unknown method {method!r}; known: {', '.join(METHODS)}")
+    if method != "vgg19":
+        if options:
+            raise ValueError(f"options {', '.join(sorted(options))} apply to method vgg19 only, not {method}")
+        return functools.partial(fuse_with, method=method, output_dtype=output_dtype)
+    if len(jax.local_devices()) > 1:
+        from jaxfuse.parallel import fuse_sharded  # parallel imports this module's dependencies
+
+        return functools.partial(fuse_sharded, output_dtype=output_dtype, **options)
+    return functools.partial(fuse, output_dtype=output_dtype, **options)

@@ -14,8 +14,9 @@ from flax import nnx
 from jax.typing import ArrayLike
 
 from jaxfuse.core.features import vgg19_conv1_1
-from jaxfuse.core.fusion import DEFAULT_A, DEFAULT_B, ColourSpace, Normalisation, Reduction, fuse
+from jaxfuse.core.fusion import DEFAULT_A, DEFAULT_B, ColourSpace, fuse
 from jaxfuse.core.params import Conv1_1Params, load_vgg19_conv1_1
+from jaxfuse.core.pixel_weights import Normalisation, Reduction
 
 __all__ = ["VGG19Conv1_1", "VGG19Fusion"]
 

@@ -7,17 +7,17 @@ the inputs.
 
 Multi-host: call ``jax.distributed.initialize(...)`` in every process first; then
 ``data_parallel_mesh()`` spans every device of every process, and each process passes its *own*
-pairs to :func:`fuse_process_local` (see ``docs/multihost.md``).
+pairs to :func:`fuse_process_local` (a runnable two-process example: ``docs/multihost_example.py``).
 """
 
 from __future__ import annotations
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from jax.typing import ArrayLike
 
+from jaxfuse._batching import pad_batch
 from jaxfuse.core.fusion import fuse
 
 __all__ = ["BATCH_AXIS", "data_parallel_mesh", "shard_batch", "fuse_sharded", "fuse_process_local"]
@@ -30,16 +30,6 @@ def data_parallel_mesh(devices=None) -> Mesh:
     """A one-axis mesh named :data:`BATCH_AXIS` over ``devices`` (default: all devices, all hosts)."""
     devices = jax.devices() if devices is None else list(devices)
     return Mesh(np.asarray(devices), (BATCH_AXIS,))
-
-
-def _pad_batch(array: np.ndarray | jax.Array, multiple: int):
-    count = array.shape[0]
-    extra = (-count) % multiple
-    if extra == 0:
-        return array, count
-    padding = jnp.zeros((extra,) + array.shape[1:], array.dtype) if isinstance(array, jax.Array) else np.zeros((extra,) + array.shape[1:], array.dtype)
-    concat = jnp.concatenate if isinstance(array, jax.Array) else np.concatenate
-    return concat([array, padding]), count
 
 
 def shard_batch(array: ArrayLike, mesh: Mesh) -> jax.Array:
@@ -61,8 +51,9 @@ def fuse_sharded(mri: ArrayLike, pet: ArrayLike, *, mesh: Mesh | None = None, **
     """
     mesh = data_parallel_mesh(jax.local_devices()) if mesh is None else mesh
     size = mesh.devices.size
-    mri, count = _pad_batch(mri if isinstance(mri, jax.Array) else np.asarray(mri), size)
-    pet, _ = _pad_batch(pet if isinstance(pet, jax.Array) else np.asarray(pet), size)
+    mri, pet = (x if isinstance(x, jax.Array) else np.asarray(x) for x in (mri, pet))
+    count = mri.shape[0]
+    mri, pet = pad_batch((mri, pet), -(-count // size) * size)
     fused = _fuse_per_shard(shard_batch(mri, mesh), shard_batch(pet, mesh), mesh, options)
     return fused[:count] if fused.shape[0] != count else fused
 

@@ -9,6 +9,7 @@ import pytest
 import reference
 
 import jaxfuse
+from jaxfuse import _batching
 from jaxfuse.core import fusion
 
 # Max abs difference allowed against the float64 reference, float32 results before quantisation.
@@ -119,7 +120,7 @@ def test_sub_batches_give_the_same_bytes_as_the_full_batch(real_pairs, count, st
 @pytest.mark.parametrize("gray_pet", [False, True])
 def test_accelerator_plan_matches_reference_on_cpu(monkeypatch, gray_pet):
     """The GPU/TPU program (one vmap over the whole batch, no groups), run here on the CPU."""
-    monkeypatch.setattr(fusion, "batch_plan", lambda count, platform: (max(count, 2), None))
+    monkeypatch.setattr(_batching, "batch_plan", lambda count, platform, grouped=True: (max(count, 2), None))
     mri, pet = _smooth_pair(np.random.default_rng(3), batch=5)
     if gray_pet:
         pet = pet[..., 1]
@@ -223,7 +224,8 @@ def test_bad_dtype_and_options_raise():
 def test_normalise_features_matches_reference():
     w = np.random.default_rng(9).random((3, 10, 12, 3)) * 100
     for per_channel in (False, True):
-        got = np.asarray(jaxfuse.normalise_features(w.astype(np.float32), per_channel=per_channel))
+        normalisation = "channel" if per_channel else "tensor"
+        got = np.asarray(jaxfuse.normalise_features(w.astype(np.float32), normalisation=normalisation))
         want = np.stack([reference.minmax(x, per_channel=per_channel) for x in w])
         np.testing.assert_allclose(got, want, atol=1e-6)
     assert float(jnp.max(jaxfuse.normalise_features(jnp.ones((4, 4, 3))))) == 0.0

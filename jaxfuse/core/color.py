@@ -29,6 +29,8 @@ import jax
 import jax.numpy as jnp
 from jax.typing import ArrayLike
 
+from jaxfuse.core.units import as_float
+
 __all__ = [
     "rgb_to_intensity",
     "rgb_to_hsi",
@@ -41,11 +43,6 @@ __all__ = [
 ]
 
 _TWO_PI = 2.0 * math.pi
-
-
-def _as_float(x: ArrayLike) -> jax.Array:
-    x = jnp.asarray(x)
-    return x if jnp.issubdtype(x.dtype, jnp.floating) else x.astype(jnp.float32)
 
 
 def _check_rgb(x: jax.Array, name: str) -> None:
@@ -67,7 +64,7 @@ def rgb_to_intensity(rgb: ArrayLike) -> jax.Array:
     Returns:
         ``[...]`` same float dtype, in [0, 1].
     """
-    rgb = _as_float(rgb)
+    rgb = as_float(rgb)
     _check_rgb(rgb, "rgb")
     return _band_sum(rgb) / 3.0
 
@@ -91,7 +88,7 @@ def rgb_to_hsi(rgb: ArrayLike) -> jax.Array:
         >>> rgb_to_hsi(jnp.array([1.0, 0.0, 0.0]))  # pure red
         Array([0., 1., 0.33333334], dtype=float32)
     """
-    rgb = _as_float(rgb)
+    rgb = as_float(rgb)
     _check_rgb(rgb, "rgb")
     r, g, b = rgb[..., 0], rgb[..., 1], rgb[..., 2]
     total = r + g + b
@@ -126,7 +123,7 @@ def hsi_to_rgb(hsi: ArrayLike) -> jax.Array:
     Returns:
         ``[..., 3]`` same float dtype; in [0, 1] for in-gamut inputs.
     """
-    hsi = _as_float(hsi)
+    hsi = as_float(hsi)
     _check_rgb(hsi, "hsi")
     hue, saturation, intensity = hsi[..., 0], hsi[..., 1], hsi[..., 2]
     hue = hue - jnp.floor(hue)
@@ -158,7 +155,7 @@ def replace_intensity(rgb: ArrayLike, intensity: ArrayLike) -> jax.Array:
     Returns:
         ``[..., 3]`` float in [0, 1].
     """
-    rgb = _as_float(rgb)
+    rgb = as_float(rgb)
     _check_rgb(rgb, "rgb")
     new = jnp.asarray(intensity, dtype=rgb.dtype)[..., None]
     total = _band_sum(rgb)[..., None]
@@ -189,7 +186,7 @@ def replace_intensity_planar(planes: ArrayLike, intensity: ArrayLike) -> jax.Arr
     Returns:
         ``[..., 3, H, W]`` float in [0, 1].
     """
-    planes = _as_float(planes)
+    planes = as_float(planes)
     if planes.ndim < 3 or planes.shape[-3] != 3:
         raise ValueError(f"planes must have shape [..., 3, H, W], got {planes.shape}")
     new = jnp.asarray(intensity, dtype=planes.dtype)
@@ -217,7 +214,7 @@ def rgb_to_ihs_linear(rgb: ArrayLike) -> jax.Array:
     Returns:
         ``[..., 3]`` same dtype: ``(I, v1, v2)``; I in [0, 1], v1, v2 signed.
     """
-    rgb = _as_float(rgb)
+    rgb = as_float(rgb)
     _check_rgb(rgb, "rgb")
     r, g, b = rgb[..., 0], rgb[..., 1], rgb[..., 2]
     return jnp.stack([(r + g + b) / 3.0, (2.0 * b - r - g) / _SQRT6, (r - g) / _SQRT2], axis=-1)
@@ -232,7 +229,7 @@ def ihs_linear_to_rgb(ihs: ArrayLike) -> jax.Array:
     Returns:
         ``[..., 3]`` same dtype RGB.
     """
-    ihs = _as_float(ihs)
+    ihs = as_float(ihs)
     _check_rgb(ihs, "ihs")
     i, v1, v2 = ihs[..., 0], ihs[..., 1], ihs[..., 2]
     r = i - v1 / _SQRT6 + v2 / _SQRT2
@@ -251,7 +248,7 @@ def replace_intensity_linear(rgb: ArrayLike, intensity: ArrayLike) -> jax.Array:
     Returns:
         ``[..., 3]`` float in [0, 1].
     """
-    rgb = _as_float(rgb)
+    rgb = as_float(rgb)
     _check_rgb(rgb, "rgb")
     new = jnp.asarray(intensity, dtype=rgb.dtype)
     old = _band_sum(rgb) / 3.0

@@ -31,6 +31,7 @@ import jax.numpy as jnp
 from jax.typing import ArrayLike
 
 from jaxfuse.core.params import VGG_MEAN_RGB, Conv1_1Params, load_vgg19_conv1_1
+from jaxfuse.core.units import as_float
 
 __all__ = ["vgg19_conv1_1", "vgg19_conv1_1_gray", "conv1_1_offsets", "conv1_1_planes", "conv1_1_padded"]
 
@@ -114,11 +115,6 @@ def conv1_1_padded(padded: jax.Array, kernel: jax.Array, offsets: jax.Array) -> 
     return jax.nn.relu(jnp.stack(planes))
 
 
-def _float(x: ArrayLike) -> jax.Array:
-    x = jnp.asarray(x)
-    return x if jnp.issubdtype(x.dtype, jnp.floating) else x.astype(jnp.float32)
-
-
 def _batched(levels: jax.Array, kernel: jax.Array, bias: jax.Array) -> jax.Array:
     """``[..., C_in, H, W]`` levels -> ``[..., H, W, C]`` features (vmapped over leading dims)."""
     batch_shape, (inputs, height, width) = levels.shape[:-3], levels.shape[-3:]
@@ -146,7 +142,7 @@ def vgg19_conv1_1(
         >>> vgg19_conv1_1(jnp.zeros((4, 32, 32, 3))).shape
         (4, 32, 32, 3)
     """
-    images = _float(images)
+    images = as_float(images)
     if images.ndim < 3 or images.shape[-1] != 3:
         raise ValueError(f"images must have shape [..., H, W, 3], got {images.shape}")
     kernel, bias = _resolve_params(params, channels, images.dtype)
@@ -169,7 +165,7 @@ def vgg19_conv1_1_gray(
     Returns:
         ``[..., H, W, channels]`` float (input dtype), non-negative.
     """
-    images = _float(images)
+    images = as_float(images)
     if images.ndim < 2:
         raise ValueError(f"images must have shape [..., H, W], got {images.shape}")
     kernel, bias = _resolve_params(params, channels, images.dtype)
