@@ -96,7 +96,7 @@ def main(argv=None) -> int:
                     totals[event.name] += event.duration_ns
     grand = sum(totals.values())
     pairs = args.batch * args.calls
-    print(f"jaxfuse.fuse, {args.size}x{args.size}, batch {args.batch} (group plan {size}/{chunk}), "
+    print(f"jaxfuse.fuse, {args.size}x{args.size}, batch {args.batch}, "
           f"{jax.default_backend()}; {args.calls} calls under the profiler")
     print("| share | us/pair (profiled) | XLA fusion | output: main ops |")
     print("|---:|---:|---|---|")
