@@ -41,7 +41,7 @@ import jax.numpy as jnp
 from jax.typing import ArrayLike
 
 from jaxfuse._batching import output_is_uint8, run_batched
-from jaxfuse.core.color import replace_intensity_planar
+from jaxfuse.core.color import replace_intensity, replace_intensity_planar
 from jaxfuse.core.features import conv1_1_offsets, conv1_1_padded
 from jaxfuse.core.params import Conv1_1Params, load_vgg19_conv1_1
 from jaxfuse.core.pixel_weights import NORMALISATIONS, REDUCTIONS, Normalisation, Reduction, feature_weight
@@ -244,6 +244,11 @@ def rule_kernel(mri, pet, *, rule: IntensityRule, colour_space: ColourSpace, pet
         planes = _planes(p, is_rgb=pet_is_rgb)
         intensity = intensity_planes(planes)
         fused = jnp.clip(rule(m, intensity), 0.0, 1.0)
+        if pet_is_rgb and colour_space == "hsi":
+            # The channel-last form of the same identity: XLA rounds the planar form's division
+            # differently in this program (a few pixels one level apart), and these are the
+            # published bytes of the paper's baseline rows (docs/reproduction.md).
+            return jnp.moveaxis(replace_intensity(p, fused), -1, 0)
         return restore_colour_planes(planes, intensity, fused, colour_space=colour_space)
 
     return _finish(jax.vmap(one_pair)(mri, pet), quantise=quantise)
