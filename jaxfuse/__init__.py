@@ -15,6 +15,7 @@ package). Public API::
 """
 
 from jaxfuse import metrics, multiscale, nn, parallel
+from jaxfuse import multiscale as transforms  # the package: dwt2, TRANSFORMS, ...
 from jaxfuse.core.color import (
     hsi_to_rgb,
     ihs_linear_to_rgb,
@@ -38,7 +39,7 @@ from jaxfuse.core.fusion import (
 from jaxfuse.core.params import VGG_MEAN_RGB, Conv1_1Params, WeightsError, load_vgg19_conv1_1
 from jaxfuse.io.images import ImageError, read_functional, read_image, read_mri, write_png
 from jaxfuse.methods import METHODS, FusionMethod, fuse_with
-from jaxfuse.multiscale import contourlet, curvelet, nsct, transforms
+from jaxfuse.multiscale import contourlet, curvelet, nsct
 
 __version__ = "0.1.0"
 

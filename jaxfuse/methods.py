@@ -40,16 +40,7 @@ from jaxfuse.core.fusion import (
     restore_colour,
     to_unit_float,
 )
-from jaxfuse.multiscale.contourlet import CONTOURLET
-from jaxfuse.multiscale.curvelet import CURVELET
-from jaxfuse.multiscale.nsct import NSCT
-from jaxfuse.multiscale.transforms import TRANSFORMS, fuse_multiscale
-
-# Transforms defined in their own modules join the transform registry here, where every method is
-# assembled (importing them from jaxfuse.multiscale.transforms would be circular).
-TRANSFORMS.setdefault("curvelet", CURVELET)
-TRANSFORMS.setdefault("contourlet", CONTOURLET)
-TRANSFORMS.setdefault("nsct", NSCT)
+from jaxfuse.multiscale.rule import fuse_multiscale
 
 __all__ = ["FusionMethod", "METHODS", "method_names", "fuse_with"]
 
