@@ -98,7 +98,8 @@ def read_nifti(path: os.PathLike | str, *, frame: int | None = None, max_voxels:
     try:
         image = nib.load(path, mmap=False)  # the header only; voxels stay on disk
         header = image.header
-        slope, inter = header.get_slope_inter()
+        # nibabel moves scl_slope/scl_inter from the loaded header to the array proxy (1, 0 when unset)
+        slope, inter = float(image.dataobj.slope), float(image.dataobj.inter)
     except PermissionError:
         raise ImageError(path, "permission denied") from None
     except _GZIP_ERRORS as error:
@@ -120,8 +121,10 @@ def read_nifti(path: os.PathLike | str, *, frame: int | None = None, max_voxels:
     affine[:3] *= _SPATIAL_SCALE_TO_MM.get(unit, 1.0)
     affine = check_affine(path, affine)
 
-    raw = _read_raw(path, header, shape, 0 if frame is None else frame, compressed=compressed)
-    data = _scaled_float32(raw, 1.0 if slope is None else float(slope), 0.0 if inter is None else float(inter))
+    # nibabel's offset, not the header's vox_offset: writers leave 0 there for the minimum (352)
+    offset = int(image.dataobj.offset)
+    raw = _read_raw(path, dtype, offset, shape, 0 if frame is None else frame, compressed=compressed)
+    data = _scaled_float32(raw, slope, inter)
     description = bytes(header["descrip"][()]).split(b"\x00", 1)[0].decode("utf-8", "replace").strip()
     return Volume(data=finite_float32(path, data), affine=affine, units="", path=str(path), description=description)
 
@@ -147,12 +150,11 @@ def _frame_shape(path: pathlib.Path, shape: tuple[int, ...], frame: int | None) 
     return dims[0], dims[1], dims[2]
 
 
-def _read_raw(path: pathlib.Path, header, shape: tuple[int, int, int], frame: int, *, compressed: bool) -> np.ndarray:
-    """The stored voxels of one frame, ``[X, Y, Z]`` in the header's dtype (Fortran order view)."""
-    dtype = header.get_data_dtype()
+def _read_raw(path: pathlib.Path, dtype: np.dtype, offset: int, shape: tuple[int, int, int], frame: int, *, compressed: bool) -> np.ndarray:
+    """The stored voxels of one frame, ``[X, Y, Z]`` in the stored ``dtype`` (Fortran order view)."""
     count = shape[0] * shape[1] * shape[2]
     nbytes = count * dtype.itemsize
-    start = int(header.get_data_offset()) + frame * nbytes
+    start = offset + frame * nbytes
     try:
         if not compressed:
             size = path.stat().st_size
@@ -185,8 +187,9 @@ def _scaled_float32(raw: np.ndarray, slope: float, inter: float) -> np.ndarray:
     out = np.empty(raw.shape, dtype=np.float32)
     plane = max(1, raw.shape[0] * raw.shape[1] * 8)
     step = max(1, _CHUNK // plane)
-    for k in range(0, raw.shape[2], step):
-        out[:, :, k : k + step] = raw[:, :, k : k + step].astype(np.float64) * slope + inter
+    with np.errstate(over="ignore"):  # a value beyond float32 becomes inf and is reported by the caller
+        for k in range(0, raw.shape[2], step):
+            out[:, :, k : k + step] = raw[:, :, k : k + step].astype(np.float64) * slope + inter
     return out
 
 

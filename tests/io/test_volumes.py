@@ -1,0 +1,383 @@
+"""NIfTI reading (values, affines, hostile and damaged files) and the atomic RGB24 NIfTI writer.
+
+The oracle for values and affines is nibabel (``get_fdata``, ``affine``), and for the scaled
+int16 volume the stored integers themselves, written here byte by byte.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import gzip
+import os
+import pathlib
+import time
+import tracemalloc
+
+import nibabel as nib
+import numpy as np
+import pytest
+
+from jaxfuse.io import images
+from jaxfuse.io.images import ImageError
+from jaxfuse.io.volumes import DEFAULT_MAX_VOXELS, RGB_DTYPE, Volume, read_nifti, read_volume, write_rgb_nifti
+
+
+def write_nifti_by_hand(path, raw, affine, *, slope=1.0, inter=0.0, unit="mm", descrip=b"") -> pathlib.Path:
+    """A single-file NIfTI-1: nibabel's 348-byte header, 4 zero extension bytes, then ``raw`` in
+    Fortran order, exactly as stored (no rescaling by a writer); gzip if the name ends in .gz.
+    A big-endian ``raw`` gets a big-endian header (NIfTI has one byte order per file)."""
+    header = nib.Nifti1Header(endianness=">" if raw.dtype.byteorder == ">" else "<")
+    header.set_data_shape(raw.shape)
+    header.set_data_dtype(raw.dtype)
+    header.set_sform(affine, code=1)
+    header["qform_code"] = 0
+    header["scl_slope"], header["scl_inter"] = slope, inter
+    header.set_xyzt_units(unit)
+    header["descrip"] = descrip
+    header["magic"], header["vox_offset"] = b"n+1", 352
+    body = header.binaryblock + b"\0" * 4 + np.asarray(raw).tobytes(order="F")
+    path = pathlib.Path(path)
+    path.write_bytes(gzip.compress(body, 1) if path.name.endswith(".gz") else body)
+    return path
+
+
+def pet_int16(pet_sim):
+    """The simulated PET as int16 with a slope and intercept: ``(raw, slope, inter)``."""
+    slope, inter = 1.75, -20.0
+    raw = np.round((pet_sim["bqml"] - inter) / slope).astype(np.int16)
+    return raw, slope, inter
+
+
+# --- values and affines ------------------------------------------------------------------------
+
+
+def test_t1_values_and_affine_equal_nibabel(mni_t1_path):
+    volume = read_volume(mni_t1_path)
+    reference = nib.load(mni_t1_path)
+    assert volume.data.dtype == np.float32 and volume.data.shape == (197, 233, 189)
+    np.testing.assert_array_equal(volume.data, reference.get_fdata().astype(np.float32))
+    np.testing.assert_array_equal(volume.affine, reference.affine)
+    assert volume.affine.dtype == np.float64
+    np.testing.assert_allclose(volume.voxel_sizes, [1.0, 1.0, 1.0])
+    assert volume.units == "" and volume.path == str(mni_t1_path)
+
+
+@pytest.mark.parametrize("name", ["pet.nii", "pet.nii.gz"])
+def test_int16_with_scl_slope_and_inter(tmp_path, pet_sim, name):
+    raw, slope, inter = pet_int16(pet_sim)
+    path = write_nifti_by_hand(tmp_path / name, raw, pet_sim["affine"], slope=slope, inter=inter, descrip=b"sim FDG")
+    volume = read_volume(path)
+    expected = (raw.astype(np.float64) * slope + inter).astype(np.float32)
+    np.testing.assert_array_equal(volume.data, expected)
+    np.testing.assert_array_equal(volume.data, nib.load(path).get_fdata().astype(np.float32))
+    np.testing.assert_allclose(volume.data, pet_sim["bqml"], atol=slope / 2 + 1e-3)
+    np.testing.assert_array_equal(volume.affine, nib.load(path).affine)
+    np.testing.assert_allclose(volume.affine, pet_sim["affine"], atol=1e-4)
+    np.testing.assert_allclose(volume.voxel_sizes, [2.5, 2.0, 3.0], atol=1e-5)
+    assert volume.description == "sim FDG"
+
+
+def test_downsampled_template_as_float32_and_big_endian(tmp_path, mni_t1_path):
+    reference = nib.load(mni_t1_path)
+    t1 = np.asarray(reference.dataobj)[::2, ::2, ::2]
+    affine = reference.affine @ np.diag([2.0, 2.0, 2.0, 1.0])
+    for dtype in ("<f4", ">i2", ">f8"):
+        path = write_nifti_by_hand(tmp_path / f"t1_{dtype[1:]}.nii", t1.astype(dtype), affine)
+        volume = read_nifti(path)
+        np.testing.assert_array_equal(volume.data, t1.astype(np.float32))
+        np.testing.assert_allclose(volume.affine, affine, atol=1e-6)
+
+
+def test_spatial_unit_metres_scaled_to_mm(tmp_path):
+    affine = np.diag([0.002, 0.002, 0.003, 1.0])
+    volume = read_nifti(write_nifti_by_hand(tmp_path / "m.nii", np.ones((4, 5, 6), np.float32), affine, unit="meter"))
+    np.testing.assert_allclose(volume.voxel_sizes, [2.0, 2.0, 3.0], rtol=1e-6)
+
+
+def test_trailing_singleton_dims_and_2d(tmp_path):
+    volume = read_nifti(write_nifti_by_hand(tmp_path / "a.nii", np.ones((4, 5, 6, 1), np.float32), np.eye(4)))
+    assert volume.shape == (4, 5, 6)
+    flat = read_nifti(write_nifti_by_hand(tmp_path / "b.nii", np.arange(20, dtype=np.int16).reshape(4, 5), np.eye(4)))
+    assert flat.shape == (4, 5, 1)
+    np.testing.assert_array_equal(flat.data[..., 0], np.arange(20).reshape(4, 5))
+
+
+def test_volume_is_frozen(tmp_path):
+    volume = read_nifti(write_nifti_by_hand(tmp_path / "a.nii", np.ones((3, 3, 3), np.float32), np.eye(4)))
+    assert isinstance(volume, Volume)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        volume.units = "SUVbw"
+
+
+# --- 4-D ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["frames.nii", "frames.nii.gz"])
+def test_four_d_needs_a_frame(tmp_path, pet_sim, name):
+    raw, slope, inter = pet_int16(pet_sim)
+    frames = np.stack([raw[::2, ::2, ::2] // (t + 1) for t in range(3)], axis=-1)
+    path = write_nifti_by_hand(tmp_path / name, frames, pet_sim["affine"], slope=slope, inter=inter)
+    with pytest.raises(ImageError, match=r"4-D with 3 frames; choose one with frame=0\.\.2"):
+        read_volume(path)
+    reference = nib.load(path).get_fdata()
+    for t in range(3):
+        np.testing.assert_array_equal(read_volume(path, frame=t).data, reference[..., t].astype(np.float32))
+    for bad in (3, -1):
+        with pytest.raises(ImageError, match=r"frame .* out of range: the volume has 3 frames"):
+            read_volume(path, frame=bad)
+
+
+def test_frame_on_3d_and_5d_refused(tmp_path):
+    three = write_nifti_by_hand(tmp_path / "a.nii", np.ones((3, 3, 3), np.float32), np.eye(4))
+    with pytest.raises(ImageError, match="is 3-D; frame=0"):
+        read_volume(three, frame=0)
+    five = write_nifti_by_hand(tmp_path / "b.nii", np.ones((3, 3, 3, 2, 2), np.float32), np.eye(4))
+    with pytest.raises(ImageError, match=r"is 5-D"):
+        read_volume(five, frame=0)
+
+
+# --- hostile, damaged and wrong files ----------------------------------------------------------
+
+
+def hostile_header(path, dims=(2048, 1024, 1024)) -> pathlib.Path:
+    """348 bytes: a NIfTI-1 header declaring ``dims`` float32 voxels, and no data at all."""
+    header = nib.Nifti1Header()
+    header.set_data_shape(dims)
+    header.set_data_dtype(np.float32)
+    header["magic"], header["vox_offset"] = b"n+1", 352
+    path.write_bytes(header.binaryblock)
+    assert path.stat().st_size == 348
+    return path
+
+
+@pytest.mark.parametrize("max_voxels", [DEFAULT_MAX_VOXELS, 2**40])
+def test_hostile_header_refused_without_allocating(tmp_path, max_voxels):
+    path = hostile_header(tmp_path / "hostile.nii")
+    read_nifti(write_nifti_by_hand(tmp_path / "warm.nii", np.ones((3, 3, 3), np.float32), np.eye(4)))  # imports done
+    tracemalloc.start()
+    start = time.perf_counter()
+    with pytest.raises(ImageError) as caught:
+        read_volume(path, max_voxels=max_voxels)
+    elapsed = time.perf_counter() - start
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    # over the budget: refused from the header; within a huge budget: refused as truncated from the
+    # file size, before the 8 GiB buffer is allocated
+    assert ("2,147,483,648 voxels, over the budget" if max_voxels == DEFAULT_MAX_VOXELS else "truncated") in str(caught.value)
+    assert elapsed < 0.5 and peak < 2**20, (elapsed, peak)
+
+
+def test_budget_counts_one_frame(tmp_path):
+    path = write_nifti_by_hand(tmp_path / "f.nii", np.ones((4, 4, 4, 5), np.float32), np.eye(4))
+    assert read_volume(path, frame=4, max_voxels=64).shape == (4, 4, 4)
+    with pytest.raises(ImageError, match="4 x 4 x 4 = 64 voxels, over the budget of 63"):
+        read_volume(path, frame=4, max_voxels=63)
+
+
+@pytest.fixture
+def pet_gz(tmp_path, pet_sim) -> bytes:
+    raw, slope, inter = pet_int16(pet_sim)
+    return write_nifti_by_hand(tmp_path / "good.nii.gz", raw, pet_sim["affine"], slope=slope, inter=inter).read_bytes()
+
+
+def test_truncated_files(tmp_path, pet_gz):
+    cut = tmp_path / "cut.nii.gz"
+    cut.write_bytes(pet_gz[: len(pet_gz) // 2])
+    with pytest.raises(ImageError, match=r"cut\.nii\.gz: corrupt or truncated gzip"):
+        read_volume(cut)
+    plain = tmp_path / "cut.nii"
+    plain.write_bytes(gzip.decompress(pet_gz)[:100_000])
+    with pytest.raises(ImageError, match=r"truncated: needs 512,352 bytes .* the file has 100,000"):
+        read_volume(plain)
+
+
+@pytest.mark.parametrize("where", ["middle", "crc"])
+def test_corrupt_gzip(tmp_path, pet_gz, where):
+    damaged = bytearray(pet_gz)
+    if where == "middle":
+        damaged[len(damaged) // 2 : len(damaged) // 2 + 64] = bytes(64)
+    else:  # the CRC32 in the trailer: only reading the stream to its end can notice
+        damaged[-8] ^= 0xFF
+    path = tmp_path / "bad.nii.gz"
+    path.write_bytes(bytes(damaged))
+    with pytest.raises(ImageError, match=r"bad\.nii\.gz: corrupt or truncated gzip"):
+        read_volume(path)
+
+
+def test_not_nifti_and_wrong_names(tmp_path):
+    text = tmp_path / "notes.nii"
+    text.write_text("not an image\n" * 40)
+    with pytest.raises(ImageError, match=r"notes\.nii: not a NIfTI file"):
+        read_volume(text)
+    fake_gz = tmp_path / "notes.nii.gz"
+    fake_gz.write_text("plain text, not gzip\n" * 40)
+    with pytest.raises(ImageError, match=r"notes\.nii\.gz: (not a NIfTI|corrupt)"):
+        read_volume(fake_gz)
+    png = tmp_path / "slice.png"
+    png.write_bytes(b"\x89PNG")
+    with pytest.raises(ImageError, match=r"need a \.nii or \.nii\.gz file, or a folder of DICOM files"):
+        read_volume(png)
+    with pytest.raises(ImageError, match="no such file or folder"):
+        read_volume(tmp_path / "absent.nii.gz")
+
+
+def test_rgb_input_refused(tmp_path):
+    path = tmp_path / "rgb.nii"
+    write_rgb_nifti(path, np.zeros((3, 4, 5, 3), np.uint8), np.eye(4))
+    with pytest.raises(ImageError, match=r"NIfTI datatype 128\); need a scalar volume"):
+        read_volume(path)
+
+
+@pytest.mark.skipif(hasattr(os, "geteuid") and os.geteuid() == 0, reason="root reads files whatever their mode")
+def test_permission_denied(tmp_path):
+    path = write_nifti_by_hand(tmp_path / "secret.nii", np.ones((3, 3, 3), np.float32), np.eye(4))
+    path.chmod(0)
+    with pytest.raises(ImageError, match="secret.nii: permission denied"):
+        read_volume(path)
+
+
+def test_permission_denied_mapped(tmp_path, monkeypatch):
+    path = write_nifti_by_hand(tmp_path / "secret.nii", np.ones((3, 3, 3), np.float32), np.eye(4))
+
+    def refuse(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(nib, "load", refuse)
+    with pytest.raises(ImageError, match="secret.nii: permission denied"):
+        read_volume(path)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, 1e300])
+def test_non_finite_voxels(tmp_path, bad):
+    data = np.ones((4, 4, 4), np.float64)
+    data[1, 2, 3] = bad
+    data[0, 0, 0] = -bad
+    with pytest.raises(ImageError, match="contains 2 NaN or infinite voxels"):
+        read_volume(write_nifti_by_hand(tmp_path / "nan.nii", data, np.eye(4)))
+
+
+@pytest.mark.parametrize(
+    ("affine", "problem"),
+    [
+        (np.diag([2.0, 0.0, 2.0, 1.0]), "voxel sizes .* include zero"),
+        (np.array([[1.0, 1.0, 0, 0], [1.0, 1.0, 0, 0], [0, 0, 1.0, 0], [0, 0, 0, 1.0]]), "singular"),
+        (np.diag([1.0, np.nan, 1.0, 1.0]), "NaN or infinite"),
+    ],
+)
+def test_degenerate_affine(tmp_path, affine, problem):
+    with pytest.raises(ImageError, match=problem):
+        read_volume(write_nifti_by_hand(tmp_path / "bad_affine.nii", np.ones((3, 3, 3), np.float32), affine))
+
+
+# --- writing RGB NIfTI -------------------------------------------------------------------------
+
+
+def rgb_from(pet_sim) -> np.ndarray:
+    scaled = np.clip(pet_sim["bqml"] / pet_sim["bqml"].max(), 0, 1)
+    return np.round(255 * np.stack([scaled, scaled**2, 1 - scaled], axis=-1)).astype(np.uint8)
+
+
+@pytest.mark.parametrize("name", ["fused.nii", "fused.nii.gz"])
+def test_rgb_round_trip(tmp_path, pet_sim, name):
+    rgb = rgb_from(pet_sim)
+    path = tmp_path / name
+    write_rgb_nifti(path, rgb, pet_sim["affine"], description="jaxfuse test: hot-like colours")
+    image = nib.load(path)
+    header = image.header
+    assert int(header["datatype"]) == 128 and header.get_data_dtype() == RGB_DTYPE
+    stored = np.asanyarray(image.dataobj)
+    np.testing.assert_array_equal(np.stack([stored["R"], stored["G"], stored["B"]], axis=-1), rgb)
+    np.testing.assert_allclose(image.affine, pet_sim["affine"], atol=1e-4)
+    np.testing.assert_allclose(header.get_qform(), pet_sim["affine"], atol=1e-4)
+    assert int(header["sform_code"]) == 1 and int(header["qform_code"]) == 1
+    assert bytes(header["descrip"][()]) == b"jaxfuse test: hot-like colours"
+    assert header.get_xyzt_units()[0] == "mm"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [name]  # no temporary file left
+
+
+def test_rgb_sheared_affine_keeps_sform_only(tmp_path):
+    affine = np.array([[2.0, 0.5, 0, -10], [0, 2.0, 0, -20], [0, 0, 3.0, 5], [0, 0, 0, 1.0]])
+    path = tmp_path / "shear.nii.gz"
+    write_rgb_nifti(path, np.zeros((3, 4, 5, 3), np.uint8), affine, xform_code=2)
+    header = nib.load(path).header
+    assert int(header["sform_code"]) == 2 and int(header["qform_code"]) == 0
+    np.testing.assert_allclose(nib.load(path).affine, affine, atol=1e-6)
+
+
+def test_rgb_description_cut_to_79_bytes_on_a_character_boundary(tmp_path):
+    text = "é" * 50  # 100 bytes in UTF-8
+    path = tmp_path / "d.nii"
+    write_rgb_nifti(path, np.zeros((2, 2, 2, 3), np.uint8), np.eye(4), description=text)
+    stored = bytes(nib.load(path).header["descrip"][()])
+    assert stored == ("é" * 39).encode("utf-8") and len(stored) == 78
+
+
+def test_rgb_write_is_atomic(tmp_path, monkeypatch):
+    rgb = np.full((3, 4, 5, 3), 7, np.uint8)
+    path = tmp_path / "out.nii.gz"
+    write_rgb_nifti(path, rgb, np.eye(4))
+    before = path.read_bytes()
+
+    def fail_half_way(self, file_map, *args, **kwargs):
+        file_map["image"].fileobj.write(b"partial bytes")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(nib.Nifti1Image, "to_file_map", fail_half_way)
+    with pytest.raises(OSError, match="No space left"):
+        write_rgb_nifti(path, np.zeros_like(rgb), np.eye(4))
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.nii.gz"]
+
+
+def test_rgb_write_onto_a_folder_leaves_nothing(tmp_path):
+    target = tmp_path / "taken.nii"
+    target.mkdir()
+    with pytest.raises(IsADirectoryError):
+        write_rgb_nifti(target, np.zeros((2, 2, 2, 3), np.uint8), np.eye(4))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["taken.nii"] and not any(target.iterdir())
+
+
+@pytest.mark.skipif(hasattr(os, "geteuid") and os.geteuid() == 0, reason="root writes into read-only folders")
+def test_rgb_write_into_read_only_folder(tmp_path):
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    folder.chmod(0o555)
+    try:
+        with pytest.raises(PermissionError):
+            write_rgb_nifti(folder / "x.nii", np.zeros((2, 2, 2, 3), np.uint8), np.eye(4))
+        assert not any(folder.iterdir())
+    finally:
+        folder.chmod(0o755)
+
+
+def test_rgb_write_uses_atomic_write(tmp_path, monkeypatch):
+    calls = []
+    original = images.atomic_write
+
+    def spy(path, write):
+        calls.append(pathlib.Path(path).name)
+        return original(path, write)
+
+    monkeypatch.setattr("jaxfuse.io.volumes.atomic_write", spy)
+    write_rgb_nifti(tmp_path / "s.nii", np.zeros((2, 2, 2, 3), np.uint8), np.eye(4))
+    assert calls == ["s.nii"]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "message"),
+    [
+        ({"rgb": np.zeros((2, 2, 2, 3), np.float32)}, ValueError, "need uint8"),
+        ({"rgb": np.zeros((2, 2, 3), np.uint8)}, ValueError, "need uint8"),
+        ({"path": "x.png"}, ValueError, r"need a \.nii or \.nii\.gz"),
+        ({"affine": np.diag([1.0, 1.0, 0.0, 1.0])}, ImageError, "include zero"),
+        ({"compress_level": 10}, ValueError, "compress_level"),
+        ({"xform_code": 0}, ValueError, "xform_code"),
+    ],
+)
+def test_rgb_write_refuses_bad_input(tmp_path, kwargs, error, message):
+    args = {"path": "x.nii", "rgb": np.zeros((2, 2, 2, 3), np.uint8), "affine": np.eye(4)} | kwargs
+    path = tmp_path / args.pop("path")
+    options = {k: args.pop(k) for k in ("compress_level", "xform_code") if k in args}
+    with pytest.raises(error, match=message):
+        write_rgb_nifti(path, args["rgb"], args["affine"], **options)
+    assert not any(tmp_path.iterdir())
