@@ -1,0 +1,439 @@
+"""Fusing a scalar PET/SPECT volume with an MRI volume, every slice through the 2-D kernel (SPEC section 7).
+
+The path of :func:`fuse_volumes`, one step each:
+
+1. inputs (nibabel images, paths of NIfTI files or DICOM folders, or :class:`~jaxfuse.io.Volume`)
+   become float32 ``[X, Y, Z]`` values with a voxel -> RAS+ mm affine (:func:`as_volume`);
+2. the MRI is viewed in its closest canonical (RAS+) orientation
+   (:func:`jaxfuse.volume.slicing.to_canonical`, flips and axis swaps only: a view, no copy);
+3. the PET is resampled onto that grid, trilinear, world -> PET voxel through
+   ``inv(A_pet) @ A_mri``, zero outside the PET's field of view
+   (:func:`jaxfuse.volume.resample.resample`), in slabs of slices so memory stays bounded;
+   :func:`fov_mask` marks the voxels inside the field of view;
+4. windows, once per volume (:mod:`jaxfuse.volume.windows`): the MRI min-max (or ``mri_window``),
+   the PET ``p0,p99.5`` of the voxels inside its field of view (or ``pet_window``);
+5. chunks of ``batch_slices`` slices in the radiological layout of SPEC section 7
+   (:func:`jaxfuse.volume.slicing.volume_to_slices`) are windowed and coloured
+   (:func:`kernel_inputs`), fused by one compiled kernel call per chunk (a short last chunk is
+   padded, so it reuses the program) and written back through the inverse layout;
+6. the output is the canonical view of an array in the MRI's own voxel order, so the result has the
+   MRI's voxel order and affine exactly, with no copy back.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import os
+import time
+from collections.abc import Callable
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.typing import ArrayLike
+
+from jaxfuse._batching import pad_batch
+from jaxfuse.io._volume import Volume, check_affine, finite_float32
+from jaxfuse.io.images import ImageError
+from jaxfuse.methods import METHODS, batch_fuser
+from jaxfuse.volume.colormap import COLORMAPS, apply_colormap, window
+from jaxfuse.volume.resample import resample
+from jaxfuse.volume.slicing import slices_to_volume, to_canonical, volume_to_slices
+from jaxfuse.volume.windows import DEFAULT_PET_WINDOW, WindowSpec, parse_window, resolve_window
+
+__all__ = [
+    "AXES",
+    "DEFAULT_BATCH_SLICES",
+    "FusedVolume",
+    "as_volume",
+    "fov_mask",
+    "kernel_inputs",
+    "slice_fuser",
+    "fuse_volumes",
+]
+
+#: Slice orientations and the canonical (RAS+) array axis each one holds constant.
+AXES = {"sagittal": 0, "coronal": 1, "axial": 2}
+#: Slices per kernel call (the last chunk is padded to this size, so one program serves all).
+DEFAULT_BATCH_SLICES = 64
+# Output voxels per resampling call: bounds the coordinate and gather buffers (about 20 bytes a voxel).
+_RESAMPLE_VOXELS = 1 << 24
+# Multiples tried when a method cannot take a slice's size (the 4-level DWT and contourlet need 16).
+_PAD_MULTIPLES = (16, 32, 64)
+
+Fuser = Callable[[jax.Array, jax.Array], jax.Array]
+InputImage = Volume | str | os.PathLike
+
+
+def as_volume(image, *, role: str = "image") -> Volume:
+    """An input as a checked :class:`~jaxfuse.io.Volume` (float32 ``[X, Y, Z]``, float64 affine).
+
+    Args:
+        image: a :class:`~jaxfuse.io.Volume`; a path of a ``.nii``/``.nii.gz`` file or of a folder
+            holding one DICOM series (read with :func:`jaxfuse.io.read_volume`); or a nibabel
+            spatial image (``get_fdata()`` values, i.e. ``scl_slope``/``scl_inter`` applied, and
+            its ``affine``).
+        role: ``"MRI"`` or ``"PET"``, for messages about in-memory images.
+
+    Raises:
+        ImageError: unreadable file, not 3-D, non-finite values or a degenerate affine.
+        TypeError: anything else.
+    """
+    if isinstance(image, Volume):
+        volume = image
+    elif isinstance(image, str | os.PathLike):
+        from jaxfuse.io.volumes import read_volume
+
+        return read_volume(image)
+    elif hasattr(image, "affine") and hasattr(image, "get_fdata"):
+        name = image.get_filename() if hasattr(image, "get_filename") and image.get_filename() else f"<{role} image>"
+        shape = tuple(image.shape)
+        while len(shape) > 3 and shape[-1] == 1:
+            shape = shape[:-1]
+        if len(shape) != 3:
+            raise ImageError(name, f"is {len(image.shape)}-D (shape {tuple(image.shape)}); need a 3-D volume (pick one frame)")
+        data = np.asarray(image.get_fdata(dtype=np.float64)).reshape(shape).astype(np.float32)
+        volume = Volume(data=data, affine=np.asarray(image.affine, np.float64), path=str(name))
+    else:
+        raise TypeError(f"{role}: need a nibabel image, a path or a jaxfuse.io.Volume, got {type(image).__name__}")
+    path = volume.path or f"<{role} volume>"
+    data = np.asarray(volume.data)
+    if data.ndim != 3:
+        raise ImageError(path, f"has shape {data.shape}; need a 3-D volume [X, Y, Z]")
+    data = finite_float32(path, data.astype(np.float32, copy=False))
+    return dataclasses.replace(volume, data=data, affine=check_affine(path, volume.affine), path=path)
+
+
+def fov_mask(voxel_map: ArrayLike, *, source_shape: tuple[int, int, int], out_shape: tuple[int, int, int]) -> jax.Array:
+    """Which output voxels lie inside a source volume's field of view.
+
+    Args:
+        voxel_map: float ``[4, 4]``, output voxel index -> source voxel index (e.g.
+            ``inv(A_pet) @ A_mri``).
+        source_shape: ``(X, Y, Z)`` of the source volume.
+        out_shape: ``(X', Y', Z')`` of the output grid.
+
+    Returns:
+        bool ``out_shape``: True where the output voxel's centre maps within the hull of the
+        source's voxel centres, ``0 <= c <= n - 1`` on every axis (with 1e-3 voxel of slack for
+        rounding), i.e. where trilinear interpolation reads only real voxels.
+    """
+    voxel_map = jnp.asarray(voxel_map, jnp.float32)
+    axes = [jnp.arange(n, dtype=jnp.float32) for n in out_shape]
+    inside = jnp.ones(out_shape, dtype=bool)
+    for d in range(3):
+        coord = (
+            voxel_map[d, 0] * axes[0][:, None, None]
+            + voxel_map[d, 1] * axes[1][None, :, None]
+            + voxel_map[d, 2] * axes[2][None, None, :]
+            + voxel_map[d, 3]
+        )
+        inside &= (coord >= -1e-3) & (coord <= source_shape[d] - 1 + 1e-3)
+    return inside
+
+
+@functools.partial(jax.jit, static_argnames=("out_shape",))
+def _resample_slab(pet: jax.Array, voxel_map: jax.Array, *, out_shape: tuple[int, int, int]):
+    values = resample(pet, voxel_map, out_shape=out_shape)
+    return values, fov_mask(voxel_map, source_shape=pet.shape, out_shape=out_shape)
+
+
+@functools.partial(jax.jit, static_argnames=("cmap",))
+def _kernel_inputs(mri, pet, mri_window, pet_window, *, cmap: str):
+    mri_unit = window(mri, low=mri_window[0], high=mri_window[1])
+    pet_unit = window(pet, low=pet_window[0], high=pet_window[1])
+    rgb = apply_colormap(pet_unit, name=cmap)
+    return mri_unit, (rgb[..., 0] if cmap == "gray" else rgb)
+
+
+def kernel_inputs(
+    mri: ArrayLike, pet: ArrayLike, *, mri_window: tuple[float, float], pet_window: tuple[float, float], cmap: str = "pet"
+) -> tuple[jax.Array, jax.Array]:
+    """Slices as the fusion kernel receives them: MRI scaled to [0, 1], PET windowed and coloured.
+
+    Args:
+        mri: float ``[...]`` MRI values (signal units), e.g. slices ``[N, H, W]``.
+        pet: float ``[...]`` functional values (Bq/ml, SUVbw, ...), same shape.
+        mri_window, pet_window: ``(lo, hi)`` in each image's units, ``lo < hi`` (per volume, see
+            :func:`jaxfuse.volume.windows.resolve_window`).
+        cmap: a palette of :data:`jaxfuse.volume.colormap.COLORMAPS`.
+
+    Returns:
+        ``(mri_unit, pet_image)``: float32 ``clip((x - lo) / (hi - lo), 0, 1)``, and the palette at
+        ``round(255 v)``: uint8 ``[..., 3]`` RGB, or uint8 ``[...]`` for ``"gray"`` (the gray path).
+    """
+    if cmap not in COLORMAPS:
+        raise ValueError(f"unknown colour map {cmap!r}; known: {', '.join(COLORMAPS)}")
+    windows = jnp.asarray(mri_window, jnp.float32), jnp.asarray(pet_window, jnp.float32)
+    return _kernel_inputs(jnp.asarray(mri, jnp.float32), jnp.asarray(pet, jnp.float32), *windows, cmap=cmap)
+
+
+def _takes_size(fuser: Fuser, height: int, width: int) -> bool:
+    mri = jax.ShapeDtypeStruct((2, height, width), jnp.float32)
+    pet = jax.ShapeDtypeStruct((2, height, width, 3), jnp.uint8)
+    try:
+        jax.eval_shape(fuser, mri, pet)
+    except ValueError:
+        return False
+    return True
+
+
+def slice_fuser(method: str = "vgg19", *, height: int, width: int, **options) -> Fuser:
+    """A ``(mri [N, H, W], pet [N, H, W(, 3)]) -> uint8 [N, H, W, 3]`` fuser for slices of one size.
+
+    Methods that cannot take ``H x W`` (the 4-level DWT and contourlet need multiples of 16) get
+    each slice padded symmetrically (mirror at the edge) to the next size they take and cropped
+    back; every other method sees the slices as they are.
+
+    Args:
+        method: a key of :data:`jaxfuse.METHODS`.
+        height, width: the slices' size.
+        **options: the ``vgg19`` method's options (see :func:`jaxfuse.methods.batch_fuser`).
+    """
+    fuser = batch_fuser(method, output_dtype=jnp.uint8, **options)
+    if _takes_size(fuser, height, width):
+        return fuser
+    for multiple in _PAD_MULTIPLES:
+        padded_h, padded_w = -(-height // multiple) * multiple, -(-width // multiple) * multiple
+        if _takes_size(fuser, padded_h, padded_w):
+            break
+    else:
+        raise ValueError(f"method {method} cannot fuse {height}x{width} slices, even padded")
+    top, left = (padded_h - height) // 2, (padded_w - width) // 2
+    widths = ((0, 0), (top, padded_h - height - top), (left, padded_w - width - left))
+
+    def padded(mri, pet):
+        pet_widths = widths + ((0, 0),) * (jnp.ndim(pet) - 3)
+        fused = fuser(jnp.pad(mri, widths, mode="symmetric"), jnp.pad(pet, pet_widths, mode="symmetric"))
+        return fused[:, top : top + height, left : left + width]
+
+    return padded
+
+
+@dataclasses.dataclass(frozen=True)
+class FusedVolume:
+    """The fused volume on the MRI's grid.
+
+    Attributes:
+        rgb: uint8 ``[X, Y, Z, 3]``, in the MRI's voxel order.
+        affine: float64 ``[4, 4]``, the MRI's voxel -> RAS+ mm affine.
+        description: how it was made (stored in the NIfTI header, at most 79 bytes are kept).
+        axis: the slice orientation fused (``"axial"``, ``"coronal"`` or ``"sagittal"``).
+        method: the fusion method (``"custom"`` for a caller's ``fuser``).
+        pet_cmap: the palette the PET was coloured with.
+        mri_window, pet_window: ``(lo, hi)`` used, in each image's units.
+        pet_units: the PET's units (``"SUVbw"``, ``"Bq/ml"`` or ``""``).
+        timings: seconds per stage (``resample``, ``window``, ``colour``, ``fuse``, ``assemble``).
+    """
+
+    rgb: np.ndarray
+    affine: np.ndarray
+    description: str
+    axis: str
+    method: str
+    pet_cmap: str
+    mri_window: tuple[float, float]
+    pet_window: tuple[float, float]
+    pet_units: str = ""
+    timings: dict = dataclasses.field(default_factory=dict)
+
+    def to_nifti(self):
+        """The result as a ``nibabel.Nifti1Image`` with NIfTI ``RGB24`` voxels and the MRI's affine."""
+        import nibabel as nib
+
+        from jaxfuse.io.volumes import RGB_DTYPE
+
+        voxels = np.ascontiguousarray(self.rgb).view("V3")[..., 0].view(RGB_DTYPE)
+        image = nib.Nifti1Image(voxels, self.affine)
+        image.header.set_data_dtype(RGB_DTYPE)
+        image.header.set_xyzt_units("mm")
+        image.header["descrip"] = self.description.encode("utf-8")[:79]
+        return image
+
+    def save(self, path: os.PathLike | str, **options) -> None:
+        """Writes ``.nii``/``.nii.gz`` RGB24 atomically (:func:`jaxfuse.io.write_rgb_nifti`)."""
+        from jaxfuse.io.volumes import write_rgb_nifti
+
+        write_rgb_nifti(path, self.rgb, self.affine, description=self.description, **options)
+
+    def slices(self, axis: str | None = None) -> np.ndarray:
+        """uint8 ``[N, H, W, 3]``: the slices in the radiological layout of SPEC section 7."""
+        canonical = to_canonical(self.rgb, self.affine)[0]
+        return np.asarray(volume_to_slices(canonical, axis=axis or self.axis))
+
+    def slice_positions(self, axis: str | None = None) -> np.ndarray:
+        """float64 ``[N]``: world position (mm along R, A or S) of each slice's centre, in slice order."""
+        axis = axis or self.axis
+        canonical, canonical_affine = to_canonical(self.rgb, self.affine)[:2]
+        dim = AXES[axis]
+        centre = (np.asarray(canonical.shape[:3], np.float64) - 1) / 2
+        index = np.tile(np.append(centre, 1.0), (canonical.shape[dim], 1))
+        index[:, dim] = np.arange(canonical.shape[dim])
+        return (index @ np.asarray(canonical_affine).T)[:, dim]
+
+
+def _world_box(volume: Volume) -> np.ndarray:
+    """``[2, 3]``: min and max world coordinate (mm) of the volume's voxel centres."""
+    corners = np.array([[i, j, k, 1.0] for i in (0, volume.shape[0] - 1) for j in (0, volume.shape[1] - 1) for k in (0, volume.shape[2] - 1)])
+    world = corners @ volume.affine.T
+    return np.stack([world[:, :3].min(0), world[:, :3].max(0)])
+
+
+def _no_overlap(mri: Volume, pet: Volume) -> ImageError:
+    fmt = lambda box: " x ".join(f"[{lo:.1f}, {hi:.1f}]" for lo, hi in box.T)  # noqa: E731
+    return ImageError(
+        pet.path,
+        f"no overlap with the MRI's field of view ({mri.path}): PET voxels span {fmt(_world_box(pet))} mm, "
+        f"MRI voxels span {fmt(_world_box(mri))} mm (RAS); are both in the same world space?",
+    )
+
+
+def _index_along(dim: int, start: int, stop: int) -> tuple[slice, ...]:
+    return (slice(None),) * dim + (slice(start, stop),)
+
+
+def _resample_canonical(pet: Volume, voxel_map: np.ndarray, shape: tuple[int, int, int], dim: int):
+    """The PET on the canonical MRI grid (float32 ``shape``) and its field-of-view mask, by slabs."""
+    plane = int(np.prod(shape)) // shape[dim]
+    slab = max(1, min(shape[dim], _RESAMPLE_VOXELS // max(plane, 1)))
+    slab_shape = tuple(slab if d == dim else n for d, n in enumerate(shape))
+    values, inside = np.empty(shape, np.float32), np.empty(shape, bool)
+    source = jnp.asarray(pet.data)
+    for start in range(0, shape[dim], slab):
+        stop = min(start + slab, shape[dim])
+        shift = np.eye(4)
+        shift[dim, 3] = start
+        slab_values, slab_inside = _resample_slab(source, jnp.asarray(voxel_map @ shift, jnp.float32), out_shape=slab_shape)
+        index = _index_along(dim, start, stop)
+        values[index] = np.asarray(slab_values)[_index_along(dim, 0, stop - start)]
+        inside[index] = np.asarray(slab_inside)[_index_along(dim, 0, stop - start)]
+    return values, inside
+
+
+def fuse_volumes(
+    mri,
+    pet,
+    *,
+    method: str = "vgg19",
+    pet_cmap: str = "pet",
+    pet_window: str | tuple | WindowSpec | None = DEFAULT_PET_WINDOW,
+    mri_window: str | tuple | WindowSpec | None = None,
+    axis: str = "axial",
+    batch_slices: int = DEFAULT_BATCH_SLICES,
+    fuser: Fuser | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    **options,
+) -> FusedVolume:
+    """Fuses a scalar PET/SPECT volume with an MRI volume, slice by slice, as SPEC section 7 fixes.
+
+    Args:
+        mri: the anatomical volume: a nibabel image, a path (``.nii``, ``.nii.gz`` or a DICOM
+            series folder) or a :class:`~jaxfuse.io.Volume`. Its grid, voxel order and affine are
+            the output's.
+        pet: the functional volume (Bq/ml, SUVbw, any scalar), same forms, on any grid that
+            overlaps the MRI's in world space.
+        method: a key of :data:`jaxfuse.METHODS` (default the paper's ``vgg19``).
+        pet_cmap: palette of :data:`jaxfuse.volume.colormap.COLORMAPS` (default ``"pet"``, DICOM
+            PS3.6); ``"gray"`` fuses the PET as a gray image.
+        pet_window: ``"pLO,pHI"`` percentiles of the PET voxels inside its field of view (default
+            ``"p0,p99.5"``), ``"LO,HI"`` or ``(lo, hi)`` in the PET's units, ``None`` min-max.
+        mri_window: the same forms over all MRI voxels; default ``None``: min-max of the volume.
+        axis: ``"axial"`` (default), ``"coronal"`` or ``"sagittal"`` slices.
+        batch_slices: slices per kernel call (>= 1; default 64), which bounds memory.
+        fuser: instead of ``method``, a ``(mri float32 [N, H, W] in [0, 1], pet uint8 [N, H, W, 3]
+            (or [N, H, W] for gray)) -> uint8 [N, H, W, 3]`` function.
+        progress: called as ``progress(slices_done, slices_total)`` after each chunk.
+        **options: the vgg19 method's options (``a``, ``b``, ``normalisation``, ``reduction``,
+            ``colour_space``).
+
+    Returns:
+        A :class:`FusedVolume`: uint8 ``[X, Y, Z, 3]`` on the MRI's grid, with the MRI's affine.
+
+    Raises:
+        ImageError: an unreadable or unusable input (naming its file), or no overlap between the
+            PET's and the MRI's fields of view.
+        ValueError: an unknown method, palette or axis, a bad window, or options for a method
+            that takes none.
+
+    Example:
+        >>> result = fuse_volumes("t1.nii.gz", "fdg.nii.gz", pet_window="p1,p99")  # doctest: +SKIP
+        >>> result.save("fused.nii.gz")  # doctest: +SKIP
+    """
+    if axis not in AXES:
+        raise ValueError(f"axis must be one of {', '.join(AXES)}, got {axis!r}")
+    if pet_cmap not in COLORMAPS:
+        raise ValueError(f"unknown colour map {pet_cmap!r}; known: {', '.join(COLORMAPS)}")
+    if fuser is None and method not in METHODS:
+        raise ValueError(f"unknown method {method!r}; known: {', '.join(METHODS)}")
+    if batch_slices < 1:
+        raise ValueError(f"batch_slices must be >= 1, got {batch_slices}")
+    pet_spec = parse_window(pet_window, what="pet_window")
+    mri_spec = parse_window(mri_window, what="mri_window")
+    mri, pet = as_volume(mri, role="MRI"), as_volume(pet, role="PET")
+    timings: dict[str, float] = dict.fromkeys(("resample", "window", "colour", "fuse", "assemble"), 0.0)
+    clock = time.perf_counter()
+
+    box_mri, box_pet = _world_box(mri), _world_box(pet)
+    if np.any(box_mri[0] > box_pet[1] + 1e-3) or np.any(box_pet[0] > box_mri[1] + 1e-3):
+        raise _no_overlap(mri, pet)
+    out = np.zeros(mri.shape + (3,), np.uint8)
+    canonical_mri, canonical_affine = to_canonical(mri.data, mri.affine)[:2]
+    canonical_out = to_canonical(out, mri.affine)[0]  # a view: writing it fills `out` in the MRI's order
+    shape, dim = tuple(canonical_mri.shape), AXES[axis]
+    pet_values, inside = _resample_canonical(pet, np.linalg.inv(pet.affine) @ canonical_affine, shape, dim)
+    timings["resample"] = time.perf_counter() - clock
+    if not inside.any():
+        raise _no_overlap(mri, pet)
+
+    clock = time.perf_counter()
+    mri_lohi = resolve_window(canonical_mri, mri_spec)
+    pet_lohi = resolve_window(pet_values, pet_spec, mask=inside)
+    timings["window"] = time.perf_counter() - clock
+
+    total = shape[dim]
+    chunk = min(batch_slices, total)
+    height, width = volume_to_slices(canonical_mri[_index_along(dim, 0, 1)], axis=axis).shape[1:3]
+    if fuser is None:
+        fuser, name = slice_fuser(method, height=height, width=width, **options), method
+    elif options:
+        raise ValueError(f"options {', '.join(sorted(options))} apply to a method, not to a custom fuser")
+    else:
+        name = "custom"
+    for start in range(0, total, chunk):
+        stop = min(start + chunk, total)
+        clock = time.perf_counter()
+        index = _index_along(dim, start, stop)
+        mri_slices = volume_to_slices(canonical_mri[index], axis=axis)
+        pet_slices = volume_to_slices(pet_values[index], axis=axis)
+        mri_slices, pet_slices = pad_batch((np.asarray(mri_slices), np.asarray(pet_slices)), chunk)
+        mri_unit, pet_image = jax.block_until_ready(
+            kernel_inputs(mri_slices, pet_slices, mri_window=mri_lohi, pet_window=pet_lohi, cmap=pet_cmap)
+        )
+        timings["colour"] += time.perf_counter() - clock
+        clock = time.perf_counter()
+        fused = np.asarray(fuser(mri_unit, pet_image))[: stop - start]
+        timings["fuse"] += time.perf_counter() - clock
+        clock = time.perf_counter()
+        canonical_out[index] = slices_to_volume(fused, axis=axis)
+        timings["assemble"] += time.perf_counter() - clock
+        if progress is not None:
+            progress(stop, total)
+
+    units = f" {pet.units}" if pet.units else ""
+    description = (
+        f"jaxfuse {name} {axis}; PET {pet_cmap} {pet_lohi[0]:.4g}-{pet_lohi[1]:.4g}{units}; "
+        f"MRI {mri_lohi[0]:.4g}-{mri_lohi[1]:.4g}"
+    )
+    return FusedVolume(
+        rgb=out,
+        affine=mri.affine,
+        description=description,
+        axis=axis,
+        method=name,
+        pet_cmap=pet_cmap,
+        mri_window=mri_lohi,
+        pet_window=pet_lohi,
+        pet_units=pet.units,
+        timings=timings,
+    )
