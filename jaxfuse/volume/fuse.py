@@ -381,6 +381,13 @@ def fuse_volumes(
     canonical_mri, canonical_affine = to_canonical(mri.data, mri.affine)[:2]
     canonical_out = to_canonical(out, mri.affine)[0]  # a view: writing it fills `out` in the MRI's order
     shape, dim = tuple(canonical_mri.shape), AXES[axis]
+    height, width = volume_to_slices(canonical_mri[_index_along(dim, 0, 1)], axis=axis).shape[1:3]
+    if fuser is None:
+        fuser, name = slice_fuser(method, height=height, width=width, **options), method
+    elif options:
+        raise ValueError(f"options {', '.join(sorted(options))} apply to a method, not to a custom fuser")
+    else:
+        name = "custom"
     pet_values, inside = _resample_canonical(pet, np.linalg.inv(pet.affine) @ canonical_affine, shape, dim)
     timings["resample"] = time.perf_counter() - clock
     if not inside.any():
@@ -393,13 +400,6 @@ def fuse_volumes(
 
     total = shape[dim]
     chunk = min(batch_slices, total)
-    height, width = volume_to_slices(canonical_mri[_index_along(dim, 0, 1)], axis=axis).shape[1:3]
-    if fuser is None:
-        fuser, name = slice_fuser(method, height=height, width=width, **options), method
-    elif options:
-        raise ValueError(f"options {', '.join(sorted(options))} apply to a method, not to a custom fuser")
-    else:
-        name = "custom"
     for start in range(0, total, chunk):
         stop = min(start + chunk, total)
         clock = time.perf_counter()
