@@ -9,7 +9,7 @@ The path of :func:`fuse_volumes`, one step each:
 3. the PET is resampled onto that grid, trilinear, world -> PET voxel through
    ``inv(A_pet) @ A_mri``, zero outside the PET's field of view
    (:func:`jaxfuse.volume.resample.resample`), in slabs of slices so memory stays bounded;
-   :func:`fov_mask` marks the voxels inside the field of view;
+   :func:`jaxfuse.volume.resample.field_of_view` marks the voxels inside the PET's field of view;
 4. windows, once per volume (:mod:`jaxfuse.volume.windows`): the MRI min-max (or ``mri_window``),
    the PET ``p0,p99.5`` of the voxels inside its field of view (or ``pet_window``);
 5. chunks of ``batch_slices`` slices in the radiological layout of SPEC section 7
@@ -38,7 +38,7 @@ from jaxfuse.io._volume import Volume, check_affine, finite_float32
 from jaxfuse.io.images import ImageError
 from jaxfuse.methods import METHODS, batch_fuser
 from jaxfuse.volume.colormap import COLORMAPS, apply_colormap, window
-from jaxfuse.volume.resample import resample
+from jaxfuse.volume.resample import field_of_view, resample
 from jaxfuse.volume.slicing import slices_to_volume, to_canonical, volume_to_slices
 from jaxfuse.volume.windows import DEFAULT_PET_WINDOW, WindowSpec, parse_window, resolve_window
 
@@ -47,7 +47,6 @@ __all__ = [
     "DEFAULT_BATCH_SLICES",
     "FusedVolume",
     "as_volume",
-    "fov_mask",
     "kernel_inputs",
     "slice_fuser",
     "fuse_volumes",
@@ -105,38 +104,10 @@ def as_volume(image, *, role: str = "image") -> Volume:
     return dataclasses.replace(volume, data=data, affine=check_affine(path, volume.affine), path=path)
 
 
-def fov_mask(voxel_map: ArrayLike, *, source_shape: tuple[int, int, int], out_shape: tuple[int, int, int]) -> jax.Array:
-    """Which output voxels lie inside a source volume's field of view.
-
-    Args:
-        voxel_map: float ``[4, 4]``, output voxel index -> source voxel index (e.g.
-            ``inv(A_pet) @ A_mri``).
-        source_shape: ``(X, Y, Z)`` of the source volume.
-        out_shape: ``(X', Y', Z')`` of the output grid.
-
-    Returns:
-        bool ``out_shape``: True where the output voxel's centre maps within the hull of the
-        source's voxel centres, ``0 <= c <= n - 1`` on every axis (with 1e-3 voxel of slack for
-        rounding), i.e. where trilinear interpolation reads only real voxels.
-    """
-    voxel_map = jnp.asarray(voxel_map, jnp.float32)
-    axes = [jnp.arange(n, dtype=jnp.float32) for n in out_shape]
-    inside = jnp.ones(out_shape, dtype=bool)
-    for d in range(3):
-        coord = (
-            voxel_map[d, 0] * axes[0][:, None, None]
-            + voxel_map[d, 1] * axes[1][None, :, None]
-            + voxel_map[d, 2] * axes[2][None, None, :]
-            + voxel_map[d, 3]
-        )
-        inside &= (coord >= -1e-3) & (coord <= source_shape[d] - 1 + 1e-3)
-    return inside
-
-
 @functools.partial(jax.jit, static_argnames=("out_shape",))
 def _resample_slab(pet: jax.Array, voxel_map: jax.Array, *, out_shape: tuple[int, int, int]):
     values = resample(pet, voxel_map, out_shape=out_shape)
-    return values, fov_mask(voxel_map, source_shape=pet.shape, out_shape=out_shape)
+    return values, field_of_view(pet.shape, voxel_map, out_shape=out_shape)
 
 
 @functools.partial(jax.jit, static_argnames=("cmap",))
@@ -157,7 +128,7 @@ def kernel_inputs(
         pet: float ``[...]`` functional values (Bq/ml, SUVbw, ...), same shape.
         mri_window, pet_window: ``(lo, hi)`` in each image's units, ``lo < hi`` (per volume, see
             :func:`jaxfuse.volume.windows.resolve_window`).
-        cmap: a palette of :data:`jaxfuse.volume.colormap.COLORMAPS`.
+        cmap: a palette name of :data:`jaxfuse.volume.colormap.COLORMAPS`.
 
     Returns:
         ``(mri_unit, pet_image)``: float32 ``clip((x - lo) / (hi - lo), 0, 1)``, and the palette at
@@ -334,8 +305,8 @@ def fuse_volumes(
         pet: the functional volume (Bq/ml, SUVbw, any scalar), same forms, on any grid that
             overlaps the MRI's in world space.
         method: a key of :data:`jaxfuse.METHODS` (default the paper's ``vgg19``).
-        pet_cmap: palette of :data:`jaxfuse.volume.colormap.COLORMAPS` (default ``"pet"``, DICOM
-            PS3.6); ``"gray"`` fuses the PET as a gray image.
+        pet_cmap: a palette name of :data:`jaxfuse.volume.colormap.COLORMAPS` (default ``"pet"``,
+            DICOM PS3.6 Annex B); ``"gray"`` fuses the PET as a gray image.
         pet_window: ``"pLO,pHI"`` percentiles of the PET voxels inside its field of view (default
             ``"p0,p99.5"``), ``"LO,HI"`` or ``(lo, hi)`` in the PET's units, ``None`` min-max.
         mri_window: the same forms over all MRI voxels; default ``None``: min-max of the volume.

@@ -157,7 +157,7 @@ def colour_scalar_image(image: ArrayLike, *, cmap: str, window_spec: WindowSpec 
     Args:
         image: ``[...]`` scalar values in the image's stored units (uint8 levels, uint16 levels
             or float), finite.
-        cmap: a key of :data:`jaxfuse.volume.colormap.COLORMAPS`.
+        cmap: a palette name of :data:`jaxfuse.volume.colormap.COLORMAPS`.
         window_spec: a :class:`WindowSpec` (``None``: ``p0,p99.5``).
 
     Returns:

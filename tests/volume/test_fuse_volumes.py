@@ -21,7 +21,7 @@ import jaxfuse
 from jaxfuse.io import Volume, read_volume
 from jaxfuse.io.images import ImageError
 from jaxfuse.methods import METHODS, batch_fuser
-from jaxfuse.volume.colormap import COLORMAPS
+from jaxfuse.volume.colormap import colormap_table
 from jaxfuse.volume.fuse import FusedVolume, fuse_volumes, kernel_inputs
 
 BATCH = 32  # 94 axial slices: chunks of 32, 32 and a padded 30
@@ -113,15 +113,15 @@ def test_output_is_on_the_mri_grid_and_kernel_inputs_match_the_oracle(pair, fuse
     want_mri = _axial_stack((t1 - t1.min()) / (t1.max() - t1.min()))
     np.testing.assert_allclose(got_mri, want_mri, atol=2e-6)
     level = np.round(255 * np.clip((values - low) / (high - low), 0, 1)).astype(int)
-    want_pet = COLORMAPS["pet"][_axial_stack(level)]
+    want_pet = colormap_table("pet")[_axial_stack(level)]
     same = np.all(got_pet == want_pet, axis=-1)
     assert same.mean() > 0.999  # float32 vs float64 can move a value across a rounding edge
-    near = np.all(got_pet == COLORMAPS["pet"][np.clip(_axial_stack(level) + 1, 0, 255)], axis=-1) | np.all(
-        got_pet == COLORMAPS["pet"][np.clip(_axial_stack(level) - 1, 0, 255)], axis=-1
+    near = np.all(got_pet == colormap_table("pet")[np.clip(_axial_stack(level) + 1, 0, 255)], axis=-1) | np.all(
+        got_pet == colormap_table("pet")[np.clip(_axial_stack(level) - 1, 0, 255)], axis=-1
     )
     assert np.all(same | near)
     outside = _axial_stack(~inside & (values == 0))
-    assert np.all(got_pet[outside] == COLORMAPS["pet"][0])  # zero outside the field of view, before windowing
+    assert np.all(got_pet[outside] == colormap_table("pet")[0])  # zero outside the field of view, before windowing
 
 
 def test_a_slice_fused_in_its_volume_equals_it_fused_alone(fused_ras):
@@ -349,6 +349,6 @@ def test_kernel_inputs_is_the_documented_window_and_table():
     pet = np.array([[-1.0, 0.0, 50.0, 200.0]], np.float32)
     mri_unit, pet_rgb = kernel_inputs(mri, pet, mri_window=(0.0, 10.0), pet_window=(0.0, 100.0), cmap="hot")
     np.testing.assert_allclose(mri_unit, [[0.0, 0.5, 1.0, 1.0]])
-    np.testing.assert_array_equal(pet_rgb, COLORMAPS["hot"][[[0, 0, 128, 255]]])
+    np.testing.assert_array_equal(pet_rgb, colormap_table("hot")[[[0, 0, 128, 255]]])
     _, gray = kernel_inputs(mri, pet, mri_window=(0.0, 10.0), pet_window=(0.0, 100.0), cmap="gray")
     np.testing.assert_array_equal(gray, [[0, 0, 128, 255]])
