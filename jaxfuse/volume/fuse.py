@@ -8,16 +8,19 @@ The path of :func:`fuse_volumes`, one step each:
    (:func:`jaxfuse.volume.slicing.to_canonical`, flips and axis swaps only: a view, no copy);
 3. the PET is resampled onto that grid, trilinear, world -> PET voxel through
    ``inv(A_pet) @ A_mri``, zero outside the PET's field of view
-   (:func:`jaxfuse.volume.resample.resample`), in slabs of slices so memory stays bounded;
+   (:func:`jaxfuse.volume.resample.resample`, which works in bounded chunks of slices);
    :func:`jaxfuse.volume.resample.field_of_view` marks the voxels inside the PET's field of view;
 4. windows, once per volume (:mod:`jaxfuse.volume.windows`): the MRI min-max (or ``mri_window``),
    the PET ``p0,p99.5`` of the voxels inside its field of view (or ``pet_window``);
 5. chunks of ``batch_slices`` slices in the radiological layout of SPEC section 7
    (:func:`jaxfuse.volume.slicing.volume_to_slices`) are windowed and coloured
-   (:func:`kernel_inputs`), fused by one compiled kernel call per chunk (a short last chunk is
-   padded, so it reuses the program) and written back through the inverse layout;
-6. the output is the canonical view of an array in the MRI's own voxel order, so the result has the
-   MRI's voxel order and affine exactly, with no copy back.
+   (:func:`kernel_inputs`), fused by one compiled kernel call per chunk (all calls the same size,
+   see :func:`chunk_starts`) and brought back through the inverse layout, all on the device;
+6. each fused chunk is written into the canonical view of an array in the MRI's own voxel order, so
+   the result has the MRI's voxel order and affine exactly, with no copy back.
+
+Memory: the MRI and the resampled PET as float32 on the device, the output as uint8 RGB on the
+host, and one chunk of slices at a time through the kernel.
 """
 
 from __future__ import annotations
@@ -33,12 +36,11 @@ import jax.numpy as jnp
 import numpy as np
 from jax.typing import ArrayLike
 
-from jaxfuse._batching import pad_batch
 from jaxfuse.io._volume import Volume, check_affine, finite_float32
 from jaxfuse.io.images import ImageError
 from jaxfuse.methods import METHODS, batch_fuser
 from jaxfuse.volume.colormap import COLORMAPS, apply_colormap, window
-from jaxfuse.volume.resample import field_of_view, resample
+from jaxfuse.volume.resample import field_of_view, grid_to_grid, resample
 from jaxfuse.volume.slicing import slices_to_volume, to_canonical, volume_to_slices
 from jaxfuse.volume.windows import DEFAULT_PET_WINDOW, WindowSpec, parse_window, resolve_window
 
@@ -48,16 +50,15 @@ __all__ = [
     "FusedVolume",
     "as_volume",
     "kernel_inputs",
+    "chunk_starts",
     "slice_fuser",
     "fuse_volumes",
 ]
 
 #: Slice orientations and the canonical (RAS+) array axis each one holds constant.
 AXES = {"sagittal": 0, "coronal": 1, "axial": 2}
-#: Slices per kernel call (the last chunk is padded to this size, so one program serves all).
+#: Slices per kernel call (every call has this many, so one program serves all; see chunk_starts).
 DEFAULT_BATCH_SLICES = 64
-# Output voxels per resampling call: bounds the coordinate and gather buffers (about 20 bytes a voxel).
-_RESAMPLE_VOXELS = 1 << 24
 # Multiples tried when a method cannot take a slice's size (the 4-level DWT and contourlet need 16).
 _PAD_MULTIPLES = (16, 32, 64)
 
@@ -104,18 +105,48 @@ def as_volume(image, *, role: str = "image") -> Volume:
     return dataclasses.replace(volume, data=data, affine=check_affine(path, volume.affine), path=path)
 
 
-@functools.partial(jax.jit, static_argnames=("out_shape",))
-def _resample_slab(pet: jax.Array, voxel_map: jax.Array, *, out_shape: tuple[int, int, int]):
-    values = resample(pet, voxel_map, out_shape=out_shape)
-    return values, field_of_view(pet.shape, voxel_map, out_shape=out_shape)
-
-
-@functools.partial(jax.jit, static_argnames=("cmap",))
-def _kernel_inputs(mri, pet, mri_window, pet_window, *, cmap: str):
+def _kernel_inputs_impl(mri, pet, mri_window, pet_window, cmap: str):
     mri_unit = window(mri, low=mri_window[0], high=mri_window[1])
     pet_unit = window(pet, low=pet_window[0], high=pet_window[1])
     rgb = apply_colormap(pet_unit, name=cmap)
     return mri_unit, (rgb[..., 0] if cmap == "gray" else rgb)
+
+
+_kernel_inputs = jax.jit(_kernel_inputs_impl, static_argnames=("cmap",))
+
+
+@functools.partial(jax.jit, static_argnames=("cmap", "axis", "size"))
+def _chunk_inputs(mri, pet, start, mri_window, pet_window, *, cmap: str, axis: str, size: int):
+    """Slices ``start .. start + size`` of canonical volumes, as the kernel receives them."""
+    mri_slab = jax.lax.dynamic_slice_in_dim(mri, start, size, axis=AXES[axis])
+    pet_slab = jax.lax.dynamic_slice_in_dim(pet, start, size, axis=AXES[axis])
+    return _kernel_inputs_impl(
+        volume_to_slices(mri_slab, axis=axis), volume_to_slices(pet_slab, axis=axis), mri_window, pet_window, cmap
+    )
+
+
+@functools.partial(jax.jit, static_argnames=("axis",))
+def _canonical_slab(fused, *, axis: str):
+    return slices_to_volume(fused, axis=axis)
+
+
+def chunk_starts(total: int, size: int) -> list[int]:
+    """First slice of each kernel call for ``total`` slices in calls of ``size`` (``1 <= size <= total``).
+
+    Every call has the same size, so one compiled program serves them all: the last call starts at
+    ``total - size`` and overlaps the one before it (its first slices are fused twice, identically,
+    and kept once), rather than being padded with slices that are not in the volume.
+
+    Example:
+        >>> chunk_starts(10, 4)
+        [0, 4, 6]
+    """
+    if not 1 <= size <= total:
+        raise ValueError(f"need 1 <= size <= total, got size {size}, total {total}")
+    starts = list(range(0, total - size + 1, size))
+    if starts[-1] + size < total:
+        starts.append(total - size)
+    return starts
 
 
 def kernel_inputs(
@@ -264,24 +295,6 @@ def _index_along(dim: int, start: int, stop: int) -> tuple[slice, ...]:
     return (slice(None),) * dim + (slice(start, stop),)
 
 
-def _resample_canonical(pet: Volume, voxel_map: np.ndarray, shape: tuple[int, int, int], dim: int):
-    """The PET on the canonical MRI grid (float32 ``shape``) and its field-of-view mask, by slabs."""
-    plane = int(np.prod(shape)) // shape[dim]
-    slab = max(1, min(shape[dim], _RESAMPLE_VOXELS // max(plane, 1)))
-    slab_shape = tuple(slab if d == dim else n for d, n in enumerate(shape))
-    values, inside = np.empty(shape, np.float32), np.empty(shape, bool)
-    source = jnp.asarray(pet.data)
-    for start in range(0, shape[dim], slab):
-        stop = min(start + slab, shape[dim])
-        shift = np.eye(4)
-        shift[dim, 3] = start
-        slab_values, slab_inside = _resample_slab(source, jnp.asarray(voxel_map @ shift, jnp.float32), out_shape=slab_shape)
-        index = _index_along(dim, start, stop)
-        values[index] = np.asarray(slab_values)[_index_along(dim, 0, stop - start)]
-        inside[index] = np.asarray(slab_inside)[_index_along(dim, 0, stop - start)]
-    return values, inside
-
-
 def fuse_volumes(
     mri,
     pet,
@@ -311,7 +324,7 @@ def fuse_volumes(
             ``"p0,p99.5"``), ``"LO,HI"`` or ``(lo, hi)`` in the PET's units, ``None`` min-max.
         mri_window: the same forms over all MRI voxels; default ``None``: min-max of the volume.
         axis: ``"axial"`` (default), ``"coronal"`` or ``"sagittal"`` slices.
-        batch_slices: slices per kernel call (>= 1; default 64), which bounds memory.
+        batch_slices: slices per kernel call (>= 1; default 64), which bounds the kernel's memory.
         fuser: instead of ``method``, a ``(mri float32 [N, H, W] in [0, 1], pet uint8 [N, H, W, 3]
             (or [N, H, W] for gray)) -> uint8 [N, H, W, 3]`` function.
         progress: called as ``progress(slices_done, slices_total)`` after each chunk.
@@ -351,6 +364,8 @@ def fuse_volumes(
     out = np.zeros(mri.shape + (3,), np.uint8)
     canonical_mri, canonical_affine = to_canonical(mri.data, mri.affine)[:2]
     canonical_out = to_canonical(out, mri.affine)[0]  # a view: writing it fills `out` in the MRI's order
+    if not np.shares_memory(canonical_out, out):
+        raise RuntimeError("to_canonical copied the output array; expected a view")
     shape, dim = tuple(canonical_mri.shape), AXES[axis]
     height, width = volume_to_slices(canonical_mri[_index_along(dim, 0, 1)], axis=axis).shape[1:3]
     if fuser is None:
@@ -359,37 +374,42 @@ def fuse_volumes(
         raise ValueError(f"options {', '.join(sorted(options))} apply to a method, not to a custom fuser")
     else:
         name = "custom"
-    pet_values, inside = _resample_canonical(pet, np.linalg.inv(pet.affine) @ canonical_affine, shape, dim)
+
+    voxel_map = grid_to_grid(pet.affine, canonical_affine)  # canonical MRI voxel -> PET voxel
+    pet_values = resample(pet.data, voxel_map, out_shape=shape)
+    inside = field_of_view(pet.shape, voxel_map, out_shape=shape)
+    inside_host = np.asarray(inside)
     timings["resample"] = time.perf_counter() - clock
-    if not inside.any():
+    if not inside_host.any():
         raise _no_overlap(mri, pet)
 
     clock = time.perf_counter()
     mri_lohi = resolve_window(canonical_mri, mri_spec)
-    pet_lohi = resolve_window(pet_values, pet_spec, mask=inside)
+    pet_lohi = resolve_window(np.asarray(pet_values), pet_spec, mask=inside_host)
+    del inside, inside_host
+    mri_values = jnp.asarray(canonical_mri)
+    windows = jnp.asarray(mri_lohi, jnp.float32), jnp.asarray(pet_lohi, jnp.float32)
     timings["window"] = time.perf_counter() - clock
 
     total = shape[dim]
-    chunk = min(batch_slices, total)
-    for start in range(0, total, chunk):
-        stop = min(start + chunk, total)
+    size = min(batch_slices, total)
+    done = 0
+    for start in chunk_starts(total, size):
         clock = time.perf_counter()
-        index = _index_along(dim, start, stop)
-        mri_slices = volume_to_slices(canonical_mri[index], axis=axis)
-        pet_slices = volume_to_slices(pet_values[index], axis=axis)
-        mri_slices, pet_slices = pad_batch((np.asarray(mri_slices), np.asarray(pet_slices)), chunk)
         mri_unit, pet_image = jax.block_until_ready(
-            kernel_inputs(mri_slices, pet_slices, mri_window=mri_lohi, pet_window=pet_lohi, cmap=pet_cmap)
+            _chunk_inputs(mri_values, pet_values, start, *windows, cmap=pet_cmap, axis=axis, size=size)
         )
         timings["colour"] += time.perf_counter() - clock
         clock = time.perf_counter()
-        fused = np.asarray(fuser(mri_unit, pet_image))[: stop - start]
+        fused = jax.block_until_ready(fuser(mri_unit, pet_image))
         timings["fuse"] += time.perf_counter() - clock
         clock = time.perf_counter()
-        canonical_out[index] = slices_to_volume(fused, axis=axis)
+        slab = np.asarray(_canonical_slab(fused, axis=axis))
+        canonical_out[_index_along(dim, done, start + size)] = slab[_index_along(dim, done - start, size)]
+        done = start + size
         timings["assemble"] += time.perf_counter() - clock
         if progress is not None:
-            progress(stop, total)
+            progress(done, total)
 
     units = f" {pet.units}" if pet.units else ""
     description = (

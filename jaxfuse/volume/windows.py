@@ -142,7 +142,8 @@ def resolve_window(values: ArrayLike, spec: WindowSpec | None, *, mask: ArrayLik
     if spec is None:
         low, high = float(selected.min()), float(selected.max())
     else:
-        low, high = (float(v) for v in np.percentile(selected, [spec.low, spec.high]))
+        # a masked selection is already a copy, so it may be partitioned in place
+        low, high = (float(v) for v in np.percentile(selected, [spec.low, spec.high], overwrite_input=mask is not None))
     if not high > low:
         high = low + 1.0
     return low, high

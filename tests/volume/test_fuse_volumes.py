@@ -22,9 +22,9 @@ from jaxfuse.io import Volume, read_volume
 from jaxfuse.io.images import ImageError
 from jaxfuse.methods import METHODS, batch_fuser
 from jaxfuse.volume.colormap import colormap_table
-from jaxfuse.volume.fuse import FusedVolume, fuse_volumes, kernel_inputs
+from jaxfuse.volume.fuse import FusedVolume, chunk_starts, fuse_volumes, kernel_inputs
 
-BATCH = 32  # 94 axial slices: chunks of 32, 32 and a padded 30
+BATCH = 32  # 94 axial slices: calls at 0, 32 and 62 (the last overlapping the one before)
 
 
 class Recorder:
@@ -40,7 +40,14 @@ class Recorder:
         return self.inner(mri, pet)
 
     def inputs(self, count: int) -> tuple[np.ndarray, np.ndarray]:
-        return np.concatenate(self.mri)[:count], np.concatenate(self.pet)[:count]
+        """The inputs of slices ``0 .. count - 1``, put together from the (same-sized) calls."""
+        starts = chunk_starts(count, len(self.mri[0]))
+        assert len(starts) == len(self.mri)
+        mri = np.empty((count,) + self.mri[0].shape[1:], self.mri[0].dtype)
+        pet = np.empty((count,) + self.pet[0].shape[1:], self.pet[0].dtype)
+        for start, m, p in zip(starts, self.mri, self.pet):
+            mri[start : start + len(m)], pet[start : start + len(p)] = m, p
+        return mri, pet
 
 
 def gray_echo(mri, pet):
@@ -128,7 +135,7 @@ def test_a_slice_fused_in_its_volume_equals_it_fused_alone(fused_ras):
     result, recorder = fused_ras
     slices = result.slices()
     mri_in, pet_in = recorder.inputs(slices.shape[0])
-    for k in (0, 40, BATCH - 1, BATCH, slices.shape[0] - 1):  # first, middle and the padded last chunk
+    for k in (0, 40, BATCH - 1, BATCH, 63, slices.shape[0] - 1):  # first, middle, the overlap, the last call
         alone = np.asarray(jaxfuse.fuse(mri_in[k], pet_in[k], output_dtype=jnp.uint8))
         np.testing.assert_array_equal(slices[k], alone, err_msg=f"slice {k}")
     assert slices[40].std() > 10  # real content, not a blank slice
@@ -352,3 +359,16 @@ def test_kernel_inputs_is_the_documented_window_and_table():
     np.testing.assert_array_equal(pet_rgb, colormap_table("hot")[[[0, 0, 128, 255]]])
     _, gray = kernel_inputs(mri, pet, mri_window=(0.0, 10.0), pet_window=(0.0, 100.0), cmap="gray")
     np.testing.assert_array_equal(gray, [[0, 0, 128, 255]])
+
+
+def test_chunk_starts_cover_every_slice_with_equal_calls():
+    for total in range(1, 40):
+        for size in range(1, total + 1):
+            starts = chunk_starts(total, size)
+            covered = np.zeros(total, int)
+            for start in starts:
+                covered[start : start + size] += 1
+            assert starts[0] == 0 and starts[-1] + size == total and covered.min() == 1
+            assert len(starts) == -(-total // size)
+    with pytest.raises(ValueError):
+        chunk_starts(3, 4)
