@@ -25,7 +25,11 @@ differentiable with respect to both the array (the adjoint of the interpolation)
 (the piecewise-linear derivative of the interpolant; the field-of-view edge itself contributes no
 gradient). Large outputs are computed in chunks of output slices (``lax.map``), each chunk
 re-computed in the backward pass (``jax.checkpoint``), so memory stays a small multiple of the
-output size. Computation is in float32 (float64 when the array is float64 under x64).
+output size. Computation is in float32 (float64 when the array is float64 under x64): source
+coordinates then carry about 1e-5 voxel of rounding on grids a few hundred voxels across, so a
+sample that close to the field-of-view edge may fall on the other side of it than in float64
+(about 2 in 10^5 samples of random oblique maps in the tests; everywhere else the values agree with
+scipy's float64 to a few 1e-6 relative).
 """
 
 from __future__ import annotations
@@ -95,9 +99,14 @@ def _check_array(array: ArrayLike) -> jax.Array:
     return array.astype(jnp.float32)
 
 
+def _inside(coords: list[jax.Array], shape: tuple[int, ...]) -> jax.Array:
+    """scipy's "constant"-mode field of view: ``0 <= x <= n - 1`` on every axis (closed, no tolerance)."""
+    return functools.reduce(jnp.logical_and, [(x >= 0) & (x <= n - 1) for x, n in zip(coords, shape)])
+
+
 def _interpolate(flat: jax.Array, shape: tuple[int, ...], coords: list[jax.Array]) -> jax.Array:
     """Linear interpolation of ``flat`` (a C-order ``shape`` array) at ``coords`` (d arrays, same shape)."""
-    inside = functools.reduce(jnp.logical_and, [(x >= 0) & (x <= n - 1) for x, n in zip(coords, shape)])
+    inside = _inside(coords, shape)
     strides = [math.prod(shape[a + 1 :]) for a in range(len(shape))]
     lows, highs, fracs = [], [], []
     for x, n in zip(coords, shape):
@@ -140,9 +149,7 @@ def _resample(
 
     def one_slice(first):
         coords = _slice_coords(voxel_map, first, rest)
-        if fov_only:
-            return functools.reduce(jnp.logical_and, [(x >= 0) & (x <= n - 1) for x, n in zip(coords, shape)])
-        return _interpolate(flat, shape, coords)
+        return _inside(coords, shape) if fov_only else _interpolate(flat, shape, coords)
 
     firsts = jnp.arange(out_shape[0], dtype=jnp.int32)
     per_slice = math.prod(rest)
