@@ -46,7 +46,7 @@ def _window_arg(value: str):
 def add_volume_options(parser: argparse.ArgumentParser) -> None:
     """Adds the volume options to the ``fuse`` sub-command's parser."""
     from jaxfuse.volume.colormap import COLORMAPS
-    from jaxfuse.volume.fuse import AXES
+    from jaxfuse.volume.slicing import AXES
 
     group = parser.add_argument_group(
         "volumes (.nii, .nii.gz or DICOM series folders) and scalar functional images",

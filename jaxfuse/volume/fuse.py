@@ -41,11 +41,10 @@ from jaxfuse.io.images import ImageError
 from jaxfuse.methods import METHODS, batch_fuser
 from jaxfuse.volume.colormap import COLORMAPS, apply_colormap, window
 from jaxfuse.volume.resample import field_of_view, grid_to_grid, resample
-from jaxfuse.volume.slicing import slices_to_volume, to_canonical, volume_to_slices
+from jaxfuse.volume.slicing import AXES, slices_to_volume, to_canonical, volume_to_slices
 from jaxfuse.volume.windows import DEFAULT_PET_WINDOW, WindowSpec, parse_window, resolve_window
 
 __all__ = [
-    "AXES",
     "DEFAULT_BATCH_SLICES",
     "FusedVolume",
     "as_volume",
@@ -55,8 +54,6 @@ __all__ = [
     "fuse_volumes",
 ]
 
-#: Slice orientations and the canonical (RAS+) array axis each one holds constant.
-AXES = {"sagittal": 0, "coronal": 1, "axial": 2}
 #: Slices per kernel call (every call has this many, so one program serves all; see chunk_starts).
 DEFAULT_BATCH_SLICES = 64
 # Multiples tried when a method cannot take a slice's size (the 4-level DWT and contourlet need 16).
