@@ -270,7 +270,13 @@ def coarse_pair():
     )
 
 
-@pytest.mark.parametrize("method", list(METHODS))
+# Their programs take 5-30 s to compile on a loaded 2-core machine: run with -m slow (or no -m).
+SLOW_METHODS = {"curvelet", "contourlet", "nsct"}
+
+
+@pytest.mark.parametrize(
+    "method", [pytest.param(m, marks=pytest.mark.slow) if m in SLOW_METHODS else m for m in METHODS]
+)
 def test_every_method_fuses_a_volume(coarse_pair, method):
     mri, pet = coarse_pair
     recorder = Recorder(inner=lambda m, p: p)  # only to see the inputs; the method runs below
