@@ -6,16 +6,18 @@ The path of :func:`fuse_volumes`, one step each:
    become float32 ``[X, Y, Z]`` values with a voxel -> RAS+ mm affine (:func:`as_volume`);
 2. the MRI is viewed in its closest canonical (RAS+) orientation
    (:func:`jaxfuse.volume.slicing.to_canonical`, flips and axis swaps only: a view, no copy);
-3. the PET is resampled onto that grid, trilinear, world -> PET voxel through
-   ``inv(A_pet) @ A_mri``, zero outside the PET's field of view
-   (:func:`jaxfuse.volume.resample.resample`, which works in bounded chunks of slices);
-   :func:`jaxfuse.volume.resample.field_of_view` marks the voxels inside the PET's field of view;
+3. the MRI's voxels are laid out as the stack of slices of SPEC section 7 (radiological layout,
+   :func:`jaxfuse.volume.slicing.volume_to_slices`), and the PET is resampled straight onto that
+   stack's grid: trilinear, world -> PET voxel through ``inv(A_pet) @ A_mri`` (composed with the
+   stack's index map, :func:`jaxfuse.volume.batches.slice_layout`), zero outside the PET's field
+   of view (:func:`jaxfuse.volume.resample.resample`, which works in bounded chunks);
+   :func:`jaxfuse.volume.resample.field_of_view` marks the voxels inside that field of view;
 4. windows, once per volume (:mod:`jaxfuse.volume.windows`): the MRI min-max (or ``mri_window``),
    the PET ``p0,p99.5`` of the voxels inside its field of view (or ``pet_window``);
-5. chunks of ``batch_slices`` slices in the radiological layout of SPEC section 7
-   (:func:`jaxfuse.volume.slicing.volume_to_slices`) are windowed and coloured
-   (:func:`kernel_inputs`), fused by one compiled kernel call per chunk (all calls the same size,
-   see :func:`chunk_starts`) and brought back through the inverse layout, all on the device;
+5. chunks of ``batch_slices`` slices (contiguous blocks of the stacks) are windowed and coloured
+   (:func:`jaxfuse.volume.batches.kernel_inputs`), fused by one compiled kernel call per chunk (all
+   calls the same size, see :func:`jaxfuse.volume.batches.chunk_starts`) and brought back to the
+   canonical layout, all on the device;
 6. each fused chunk is written into the canonical view of an array in the MRI's own voxel order, so
    the result has the MRI's voxel order and affine exactly, with no copy back.
 
@@ -34,33 +36,25 @@ from collections.abc import Callable
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jax.typing import ArrayLike
 
 from jaxfuse.io._volume import Volume, check_affine, finite_float32
 from jaxfuse.io.images import ImageError
-from jaxfuse.methods import METHODS, batch_fuser
-from jaxfuse.volume.colormap import COLORMAPS, apply_colormap, window
+from jaxfuse.methods import METHODS
+from jaxfuse.volume.batches import Fuser, chunk_inputs, chunk_starts, slice_fuser, slice_layout
+from jaxfuse.volume.colormap import COLORMAPS
 from jaxfuse.volume.resample import field_of_view, grid_to_grid, resample
 from jaxfuse.volume.slicing import AXES, slices_to_volume, to_canonical, volume_to_slices
 from jaxfuse.volume.windows import DEFAULT_PET_WINDOW, WindowSpec, parse_window, resolve_window
 
-__all__ = [
-    "DEFAULT_BATCH_SLICES",
-    "FusedVolume",
-    "as_volume",
-    "kernel_inputs",
-    "chunk_starts",
-    "slice_fuser",
-    "fuse_volumes",
-]
+__all__ = ["DEFAULT_BATCH_SLICES", "FusedVolume", "as_volume", "fuse_volumes"]
 
 #: Slices per kernel call (every call has this many, so one program serves all; see chunk_starts).
 DEFAULT_BATCH_SLICES = 64
-# Multiples tried when a method cannot take a slice's size (the 4-level DWT and contourlet need 16).
-_PAD_MULTIPLES = (16, 32, 64)
 
-Fuser = Callable[[jax.Array, jax.Array], jax.Array]
-InputImage = Volume | str | os.PathLike
+
+@functools.partial(jax.jit, static_argnames=("axis",))
+def _canonical_slab(fused, *, axis: str):
+    return slices_to_volume(fused, axis=axis)
 
 
 def as_volume(image, *, role: str = "image") -> Volume:
@@ -100,114 +94,6 @@ def as_volume(image, *, role: str = "image") -> Volume:
         raise ImageError(path, f"has shape {data.shape}; need a 3-D volume [X, Y, Z]")
     data = finite_float32(path, data.astype(np.float32, copy=False))
     return dataclasses.replace(volume, data=data, affine=check_affine(path, volume.affine), path=path)
-
-
-def _kernel_inputs_impl(mri, pet, mri_window, pet_window, cmap: str):
-    mri_unit = window(mri, low=mri_window[0], high=mri_window[1])
-    pet_unit = window(pet, low=pet_window[0], high=pet_window[1])
-    rgb = apply_colormap(pet_unit, name=cmap)
-    return mri_unit, (rgb[..., 0] if cmap == "gray" else rgb)
-
-
-_kernel_inputs = jax.jit(_kernel_inputs_impl, static_argnames=("cmap",))
-
-
-@functools.partial(jax.jit, static_argnames=("cmap", "axis", "size"))
-def _chunk_inputs(mri, pet, start, mri_window, pet_window, *, cmap: str, axis: str, size: int):
-    """Slices ``start .. start + size`` of canonical volumes, as the kernel receives them."""
-    mri_slab = jax.lax.dynamic_slice_in_dim(mri, start, size, axis=AXES[axis])
-    pet_slab = jax.lax.dynamic_slice_in_dim(pet, start, size, axis=AXES[axis])
-    return _kernel_inputs_impl(
-        volume_to_slices(mri_slab, axis=axis), volume_to_slices(pet_slab, axis=axis), mri_window, pet_window, cmap
-    )
-
-
-@functools.partial(jax.jit, static_argnames=("axis",))
-def _canonical_slab(fused, *, axis: str):
-    return slices_to_volume(fused, axis=axis)
-
-
-def chunk_starts(total: int, size: int) -> list[int]:
-    """First slice of each kernel call for ``total`` slices in calls of ``size`` (``1 <= size <= total``).
-
-    Every call has the same size, so one compiled program serves them all: the last call starts at
-    ``total - size`` and overlaps the one before it (its first slices are fused twice, identically,
-    and kept once), rather than being padded with slices that are not in the volume.
-
-    Example:
-        >>> chunk_starts(10, 4)
-        [0, 4, 6]
-    """
-    if not 1 <= size <= total:
-        raise ValueError(f"need 1 <= size <= total, got size {size}, total {total}")
-    starts = list(range(0, total - size + 1, size))
-    if starts[-1] + size < total:
-        starts.append(total - size)
-    return starts
-
-
-def kernel_inputs(
-    mri: ArrayLike, pet: ArrayLike, *, mri_window: tuple[float, float], pet_window: tuple[float, float], cmap: str = "pet"
-) -> tuple[jax.Array, jax.Array]:
-    """Slices as the fusion kernel receives them: MRI scaled to [0, 1], PET windowed and coloured.
-
-    Args:
-        mri: float ``[...]`` MRI values (signal units), e.g. slices ``[N, H, W]``.
-        pet: float ``[...]`` functional values (Bq/ml, SUVbw, ...), same shape.
-        mri_window, pet_window: ``(lo, hi)`` in each image's units, ``lo < hi`` (per volume, see
-            :func:`jaxfuse.volume.windows.resolve_window`).
-        cmap: a palette name of :data:`jaxfuse.volume.colormap.COLORMAPS`.
-
-    Returns:
-        ``(mri_unit, pet_image)``: float32 ``clip((x - lo) / (hi - lo), 0, 1)``, and the palette at
-        ``round(255 v)``: uint8 ``[..., 3]`` RGB, or uint8 ``[...]`` for ``"gray"`` (the gray path).
-    """
-    if cmap not in COLORMAPS:
-        raise ValueError(f"unknown colour map {cmap!r}; known: {', '.join(COLORMAPS)}")
-    windows = jnp.asarray(mri_window, jnp.float32), jnp.asarray(pet_window, jnp.float32)
-    return _kernel_inputs(jnp.asarray(mri, jnp.float32), jnp.asarray(pet, jnp.float32), *windows, cmap=cmap)
-
-
-def _takes_size(fuser: Fuser, height: int, width: int) -> bool:
-    mri = jax.ShapeDtypeStruct((2, height, width), jnp.float32)
-    pet = jax.ShapeDtypeStruct((2, height, width, 3), jnp.uint8)
-    try:
-        jax.eval_shape(fuser, mri, pet)
-    except ValueError:
-        return False
-    return True
-
-
-def slice_fuser(method: str = "vgg19", *, height: int, width: int, **options) -> Fuser:
-    """A ``(mri [N, H, W], pet [N, H, W(, 3)]) -> uint8 [N, H, W, 3]`` fuser for slices of one size.
-
-    Methods that cannot take ``H x W`` (the 4-level DWT and contourlet need multiples of 16) get
-    each slice padded symmetrically (mirror at the edge) to the next size they take and cropped
-    back; every other method sees the slices as they are.
-
-    Args:
-        method: a key of :data:`jaxfuse.METHODS`.
-        height, width: the slices' size.
-        **options: the ``vgg19`` method's options (see :func:`jaxfuse.methods.batch_fuser`).
-    """
-    fuser = batch_fuser(method, output_dtype=jnp.uint8, **options)
-    if _takes_size(fuser, height, width):
-        return fuser
-    for multiple in _PAD_MULTIPLES:
-        padded_h, padded_w = -(-height // multiple) * multiple, -(-width // multiple) * multiple
-        if _takes_size(fuser, padded_h, padded_w):
-            break
-    else:
-        raise ValueError(f"method {method} cannot fuse {height}x{width} slices, even padded")
-    top, left = (padded_h - height) // 2, (padded_w - width) // 2
-    widths = ((0, 0), (top, padded_h - height - top), (left, padded_w - width - left))
-
-    def padded(mri, pet):
-        pet_widths = widths + ((0, 0),) * (jnp.ndim(pet) - 3)
-        fused = fuser(jnp.pad(mri, widths, mode="symmetric"), jnp.pad(pet, pet_widths, mode="symmetric"))
-        return fused[:, top : top + height, left : left + width]
-
-    return padded
 
 
 @dataclasses.dataclass(frozen=True)
@@ -353,75 +239,78 @@ def fuse_volumes(
     mri_spec = parse_window(mri_window, what="mri_window")
     mri, pet = as_volume(mri, role="MRI"), as_volume(pet, role="PET")
     timings: dict[str, float] = dict.fromkeys(("resample", "window", "colour", "fuse", "assemble"), 0.0)
-    clock = time.perf_counter()
-
+    no_overlap = _no_overlap(mri, pet)
     box_mri, box_pet = _world_box(mri), _world_box(pet)
     if np.any(box_mri[0] > box_pet[1] + 1e-3) or np.any(box_pet[0] > box_mri[1] + 1e-3):
-        raise _no_overlap(mri, pet)
-    out = np.zeros(mri.shape + (3,), np.uint8)
-    canonical_mri, canonical_affine = to_canonical(mri.data, mri.affine)[:2]
-    canonical_out = to_canonical(out, mri.affine)[0]  # a view: writing it fills `out` in the MRI's order
-    if not np.shares_memory(canonical_out, out):
-        raise RuntimeError("to_canonical copied the output array; expected a view")
-    shape, dim = tuple(canonical_mri.shape), AXES[axis]
-    height, width = volume_to_slices(canonical_mri[_index_along(dim, 0, 1)], axis=axis).shape[1:3]
+        raise no_overlap
+    clock = time.perf_counter()
+    mri_affine, mri_shape, mri_lohi = mri.affine, mri.shape, resolve_window(mri.data, mri_spec)
+    timings["window"] = time.perf_counter() - clock
+
+    clock = time.perf_counter()
+    canonical_mri, canonical_affine = to_canonical(mri.data, mri_affine)[:2]
+    slice_view, canonical_shape = volume_to_slices(canonical_mri, axis=axis), canonical_mri.shape  # a view
+    total, height, width = slice_view.shape
     if fuser is None:
         fuser, name = slice_fuser(method, height=height, width=width, **options), method
     elif options:
         raise ValueError(f"options {', '.join(sorted(options))} apply to a method, not to a custom fuser")
     else:
         name = "custom"
+    # The slice stack is the working grid, so each chunk of slices is one contiguous block. Only
+    # the device copy of the MRI is kept from here on (the host arrays go if nobody else holds them).
+    mri_slices = jnp.asarray(np.ascontiguousarray(slice_view))
+    del mri, canonical_mri, slice_view
 
-    voxel_map = grid_to_grid(pet.affine, canonical_affine)  # canonical MRI voxel -> PET voxel
-    pet_values = resample(pet.data, voxel_map, out_shape=shape)
-    inside = field_of_view(pet.shape, voxel_map, out_shape=shape)
-    inside_host = np.asarray(inside)
+    voxel_map = grid_to_grid(pet.affine, canonical_affine) @ slice_layout(canonical_shape, axis=axis)
+    pet_slices = resample(pet.data, voxel_map, out_shape=mri_slices.shape)
+    inside = np.asarray(field_of_view(pet.shape, voxel_map, out_shape=mri_slices.shape))
     timings["resample"] = time.perf_counter() - clock
-    if not inside_host.any():
-        raise _no_overlap(mri, pet)
+    if not inside.any():
+        raise no_overlap
 
     clock = time.perf_counter()
-    mri_lohi = resolve_window(canonical_mri, mri_spec)
-    pet_lohi = resolve_window(np.asarray(pet_values), pet_spec, mask=inside_host)
-    del inside, inside_host
-    mri_values = jnp.asarray(canonical_mri)
-    windows = jnp.asarray(mri_lohi, jnp.float32), jnp.asarray(pet_lohi, jnp.float32)
-    timings["window"] = time.perf_counter() - clock
+    pet_lohi = resolve_window(np.asarray(pet_slices), pet_spec, mask=inside)
+    pet_units = pet.units
+    del inside, pet
+    timings["window"] += time.perf_counter() - clock
 
-    total = shape[dim]
-    size = min(batch_slices, total)
-    done = 0
+    out = np.zeros(mri_shape + (3,), np.uint8)
+    canonical_out = to_canonical(out, mri_affine)[0]  # a view: writing it fills `out` in the MRI's order
+    if not np.shares_memory(canonical_out, out):
+        raise RuntimeError("to_canonical copied the output array; expected a view")
+    size, dim, done = min(batch_slices, total), AXES[axis], 0
     for start in chunk_starts(total, size):
         clock = time.perf_counter()
         mri_unit, pet_image = jax.block_until_ready(
-            _chunk_inputs(mri_values, pet_values, start, *windows, cmap=pet_cmap, axis=axis, size=size)
+            chunk_inputs(mri_slices, pet_slices, start, size=size, mri_window=mri_lohi, pet_window=pet_lohi, cmap=pet_cmap)
         )
         timings["colour"] += time.perf_counter() - clock
         clock = time.perf_counter()
         fused = jax.block_until_ready(fuser(mri_unit, pet_image))
         timings["fuse"] += time.perf_counter() - clock
         clock = time.perf_counter()
-        slab = np.asarray(_canonical_slab(fused, axis=axis))
+        slab = np.asarray(_canonical_slab(fused, axis=axis))  # [size, H, W, 3] -> canonical, on the device
         canonical_out[_index_along(dim, done, start + size)] = slab[_index_along(dim, done - start, size)]
         done = start + size
         timings["assemble"] += time.perf_counter() - clock
         if progress is not None:
             progress(done, total)
 
-    units = f" {pet.units}" if pet.units else ""
+    units = f" {pet_units}" if pet_units else ""
     description = (
         f"jaxfuse {name} {axis}; PET {pet_cmap} {pet_lohi[0]:.4g}-{pet_lohi[1]:.4g}{units}; "
         f"MRI {mri_lohi[0]:.4g}-{mri_lohi[1]:.4g}"
     )
     return FusedVolume(
         rgb=out,
-        affine=mri.affine,
+        affine=mri_affine,
         description=description,
         axis=axis,
         method=name,
         pet_cmap=pet_cmap,
         mri_window=mri_lohi,
         pet_window=pet_lohi,
-        pet_units=pet.units,
+        pet_units=pet_units,
         timings=timings,
     )

@@ -21,8 +21,10 @@ import jaxfuse
 from jaxfuse.io import Volume, read_volume
 from jaxfuse.io.images import ImageError
 from jaxfuse.methods import METHODS, batch_fuser
+from jaxfuse.volume.batches import chunk_starts, kernel_inputs, slice_fuser, slice_layout
 from jaxfuse.volume.colormap import colormap_table
-from jaxfuse.volume.fuse import FusedVolume, chunk_starts, fuse_volumes, kernel_inputs
+from jaxfuse.volume.fuse import FusedVolume, fuse_volumes
+from jaxfuse.volume.slicing import volume_to_slices
 
 BATCH = 32  # 94 axial slices: calls at 0, 32 and 62 (the last overlapping the one before)
 
@@ -298,8 +300,6 @@ def test_padded_methods_match_the_mirror_padded_slice():
     rng = np.random.default_rng(3)
     mri = rng.random((2, 29, 38), dtype=np.float32)
     pet = rng.integers(0, 256, (2, 29, 38, 3), dtype=np.uint8)
-    from jaxfuse.volume.fuse import slice_fuser
-
     got = np.asarray(slice_fuser("dwt", height=29, width=38)(mri, pet))
     widths = ((0, 0), (1, 2), (5, 5))
     want = jaxfuse.fuse_with(np.pad(mri, widths, mode="symmetric"), np.pad(pet, widths + ((0, 0),), mode="symmetric"),
@@ -378,3 +378,14 @@ def test_chunk_starts_cover_every_slice_with_equal_calls():
             assert len(starts) == -(-total // size)
     with pytest.raises(ValueError):
         chunk_starts(3, 4)
+
+
+@pytest.mark.parametrize("axis", ["axial", "coronal", "sagittal"])
+def test_slice_layout_maps_slice_pixels_to_the_canonical_voxels_they_show(axis):
+    shape = (5, 7, 4)
+    volume = np.arange(np.prod(shape)).reshape(shape)
+    slices = volume_to_slices(volume, axis=axis)
+    layout = slice_layout(shape, axis=axis)
+    index = np.indices(slices.shape).reshape(3, -1)
+    canonical = (layout[:3, :3] @ index + layout[:3, 3:]).astype(int)
+    np.testing.assert_array_equal(volume[tuple(canonical)], slices.reshape(-1))
