@@ -30,7 +30,6 @@ __all__ = [
 
 #: File endings taken as volumes (a folder is taken as one DICOM series).
 VOLUME_SUFFIXES = (".nii", ".nii.gz")
-_VGG19_DEFAULTS = dict(a=0.3, b=0.1, normalisation="tensor", reduction="mean", colour_space="hsi")
 _SAMPLE = ("mni152_t1_2mm.nii.gz", "fdg_sim_3mm.nii.gz")
 
 
@@ -152,10 +151,13 @@ def _cli_error(message: str) -> Exception:
 
 
 def _options(args: argparse.Namespace) -> dict:
-    options = {key: getattr(args, key) for key in _VGG19_DEFAULTS}
+    from jaxfuse.cli import _method_defaults  # the library's defaults, as the 2-D command line uses them
+
+    defaults = _method_defaults()
+    options = {key: getattr(args, key) for key in defaults}
     if args.method == "vgg19":
         return options
-    changed = [f"--{k.replace('_', '-')}" for k, v in options.items() if v != _VGG19_DEFAULTS[k]]
+    changed = [f"--{k.replace('_', '-')}" for k, v in options.items() if v != defaults[k]]
     if changed:
         raise _cli_error(f"{', '.join(changed)} apply to --method vgg19 only, not {args.method}")
     return {}
