@@ -12,9 +12,11 @@ package). Public API::
     jaxfuse.metrics.evaluate_all(fused, mri, pet)  # EN, MI, D, AG, OP, SD, SF, PSNR, SSIM, ...
     jaxfuse.transforms / curvelet / contourlet / nsct   # multiscale transforms, batched with vmap
     jaxfuse.parallel.fuse_sharded(mri, pet)        # data-parallel over devices
+    jaxfuse.fuse_volumes(mri, pet, pet_cmap="pet")  # NIfTI/DICOM/nibabel volumes -> RGB on the MRI grid
 """
 
 from jaxfuse import metrics, multiscale, nn, parallel
+from jaxfuse import multiscale as transforms  # the package: dwt2, TRANSFORMS, ...
 from jaxfuse.core.color import (
     hsi_to_rgb,
     ihs_linear_to_rgb,
@@ -32,9 +34,20 @@ from jaxfuse.core.pixel_weights import normalise_features, reduce_features
 from jaxfuse.core.units import to_unit_float
 from jaxfuse.io.images import ImageError, read_functional, read_image, read_mri, write_png
 from jaxfuse.methods import METHODS, FusionMethod, fuse_with
-from jaxfuse.multiscale import contourlet, curvelet, nsct, transforms
+from jaxfuse.multiscale import contourlet, curvelet, nsct
 
 __version__ = "0.1.0"
+
+# The volume path imports nibabel: loaded on first use, so 2-D work does not pay for it (PEP 562).
+_LAZY = {"fuse_volumes": "jaxfuse.volume.fuse", "FusedVolume": "jaxfuse.volume.fuse"}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 __all__ = [
     "DEFAULT_A",
@@ -42,12 +55,14 @@ __all__ = [
     "VGG_MEAN_RGB",
     "Conv1_1Params",
     "FusionMethod",
+    "FusedVolume",
     "METHODS",
     "ImageError",
     "WeightsError",
     "contourlet",
     "curvelet",
     "fuse",
+    "fuse_volumes",
     "fuse_with",
     "fusion_rule",
     "hsi_to_rgb",

@@ -180,6 +180,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="PNG compression level (default 1: about 2.5x faster to encode than 6, files about 7%% larger)",
     )  # fmt: skip
     _add_method_options(fuse)
+    from jaxfuse.volume.cli import add_demo_options, add_volume_options  # volumes: jaxfuse/volume/cli.py
+
+    add_volume_options(fuse)
 
     evaluate = sub.add_parser(
         "evaluate", help="run fusion methods on folders of pairs and write a metrics report", epilog=_LIMITS,
@@ -200,11 +203,13 @@ def build_parser() -> argparse.ArgumentParser:
     _progress_option(evaluate)
 
     demo = sub.add_parser(
-        "demo", help="fuse the built-in synthetic sample pair",
-        description="Fuse the synthetic sample pair shipped with jaxfuse and write fused.png and "
-        "side_by_side.png (MRI | PET | fused).",
-    )  # fmt: skip
+        "demo",
+        help="fuse the built-in sample (an MNI152 volume pair; --2d: the synthetic 2-D pair)",
+        description="Fuse the volume sample shipped with jaxfuse (MNI152 T1 2 mm + a simulated FDG PET) and write "
+        "fused.nii.gz and montage.png; with --2d, the synthetic 2-D pair: fused.png and side_by_side.png.",
+    )
     demo.add_argument("--out-dir", type=pathlib.Path, default=pathlib.Path("jaxfuse-demo"), help="default ./jaxfuse-demo")
+    add_demo_options(demo)
     return parser
 
 
@@ -354,8 +359,12 @@ def _run_demo(args: argparse.Namespace) -> int:
 
 
 def _dispatch(args: argparse.Namespace) -> int:
+    from jaxfuse.volume import cli as volume_cli
+
     if args.command == "demo":
-        return _run_demo(args)
+        return _run_demo(args) if args.two_d else volume_cli.run_volume_demo(args)
+    if volume_cli.handles(args):
+        return volume_cli.run(args)
     if args.command == "evaluate":
         return _run_evaluate(args)
     if args.mri_dir or args.pet_dir or args.out_dir:

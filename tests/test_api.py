@@ -29,6 +29,7 @@ DATA_ARGS = {
     "read_functional": 1,
     "write_png": 2,
     "fuse_with": 2,
+    "fuse_volumes": 2,
 }
 
 
@@ -41,7 +42,7 @@ def test_options_are_keyword_only():
     for name, positional in DATA_ARGS.items():
         params = list(inspect.signature(getattr(jaxfuse, name)).parameters.values())
         for p in params[positional:]:
-            assert p.kind == p.KEYWORD_ONLY, f"{name}: option {p.name!r} must be keyword-only"
+            assert p.kind in (p.KEYWORD_ONLY, p.VAR_KEYWORD), f"{name}: option {p.name!r} must be keyword-only"
         for p in params[:positional]:
             assert p.kind == p.POSITIONAL_OR_KEYWORD, f"{name}: {p.name!r}"
 

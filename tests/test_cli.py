@@ -339,7 +339,7 @@ def test_usage_problems_are_one_line(tmp_path, capsys, argv, problem, monkeypatc
 
 def test_demo_writes_fused_and_side_by_side(tmp_path, capsys):
     out_dir = tmp_path / "demo"
-    code, out, err = run_cli(capsys, "demo", "--out-dir", out_dir)
+    code, out, err = run_cli(capsys, "demo", "--2d", "--out-dir", out_dir)
     assert code == 0, err
     assert listing(out_dir) == ["fused.png", "side_by_side.png"]
     fused = read_png(out_dir / "fused.png")

@@ -1,0 +1,176 @@
+"""Display windows as users write them, resolved once per image (SPEC section 7).
+
+A window maps values in the image's own units (Bq/ml, SUVbw, MRI signal, or the stored levels of a
+2-D file) to ``v = clip((x - lo) / (hi - lo), 0, 1)``. Users give ``lo, hi`` either in those units
+(``"2000,12000"`` or ``(2000.0, 12000.0)``) or as percentiles of the image's values
+(``"p0,p99.5"`` or ``("p0", "p99.5")``); ``None`` means min-max. A window is resolved over a whole
+volume (or a whole 2-D image), never per slice, so brightness does not change from slice to slice.
+
+Host side: parsing is plain Python; resolving reads the values with NumPy. An exact percentile is an
+order statistic of the whole volume: ``np.percentile`` (introselect, linear interpolation, the same
+definition as ``jnp.percentile``) takes 0.11 s for 8.7 million voxels where ``jnp.percentile`` (a full
+sort in XLA) takes 3.6 s on the 2-core CPU this was measured on. The windowing and colouring
+themselves run in JAX (:mod:`jaxfuse.volume.colormap`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Sequence
+
+import jax.numpy as jnp
+import numpy as np
+from jax.typing import ArrayLike
+
+from jaxfuse.volume.colormap import COLORMAPS, apply_colormap, window
+
+__all__ = [
+    "DEFAULT_PET_WINDOW",
+    "WindowSpec",
+    "parse_window",
+    "resolve_window",
+    "colour_scalar_image",
+]
+
+#: The functional image's default window: 0th to 99.5th percentile (SPEC section 7).
+DEFAULT_PET_WINDOW = "p0,p99.5"
+
+
+@dataclasses.dataclass(frozen=True)
+class WindowSpec:
+    """A window before it meets an image.
+
+    Attributes:
+        low, high: the bounds, in the image's units or in percent (0..100).
+        percentile: True when ``low``/``high`` are percentiles of the image's values.
+    """
+
+    low: float
+    high: float
+    percentile: bool
+
+    def __str__(self) -> str:
+        if self.percentile:
+            return f"p{self.low:g},p{self.high:g}"
+        return f"{self.low:g},{self.high:g}"
+
+
+def _parse_bound(text: str, what: str) -> tuple[float, bool]:
+    text = text.strip()
+    is_percentile = text[:1] in ("p", "P")
+    number = text[1:] if is_percentile else text
+    try:
+        value = float(number)
+    except ValueError:
+        raise ValueError(f"{what}: {text!r} is not a number or a percentile like p99.5") from None
+    if not math.isfinite(value):
+        raise ValueError(f"{what}: {text!r} is not finite")
+    return value, is_percentile
+
+
+def parse_window(value: str | Sequence[float | str] | WindowSpec | None, *, what: str = "window") -> WindowSpec | None:
+    """Parses a window as the API and the command line accept it.
+
+    Args:
+        value: ``"LO,HI"`` (image units), ``"pLO,pHI"`` (percentiles 0..100), a pair of numbers
+            (units) or of strings (either form), a :class:`WindowSpec`, or ``None`` (min-max).
+        what: the option's name, for error messages (e.g. ``"--pet-window"``).
+
+    Returns:
+        The :class:`WindowSpec`, or ``None`` for min-max.
+
+    Raises:
+        ValueError: not two bounds, a bound that is not a number, units mixed with percentiles,
+            ``low >= high``, or a percentile outside 0..100.
+
+    Example:
+        >>> parse_window("p0,p99.5")
+        WindowSpec(low=0.0, high=99.5, percentile=True)
+    """
+    if value is None or isinstance(value, WindowSpec):
+        return value
+    if isinstance(value, str):
+        parts = value.split(",")
+    else:
+        parts = list(value)
+    if len(parts) != 2:
+        raise ValueError(f"{what}: need two bounds LO,HI or pLO,pHI, got {value!r}")
+    bounds = []
+    for part in parts:
+        if isinstance(part, str):
+            bounds.append(_parse_bound(part, what))
+        else:
+            number = float(part)
+            if not math.isfinite(number):
+                raise ValueError(f"{what}: bound {part!r} is not finite")
+            bounds.append((number, False))
+    (low, low_pct), (high, high_pct) = bounds
+    if low_pct != high_pct:
+        raise ValueError(f"{what}: give both bounds in image units or both as percentiles, got {value!r}")
+    if low >= high:
+        raise ValueError(f"{what}: low bound must be below high bound, got {value!r}")
+    if low_pct and not (0.0 <= low and high <= 100.0):
+        raise ValueError(f"{what}: percentiles must lie in 0..100, got {value!r}")
+    return WindowSpec(low, high, low_pct)
+
+
+def resolve_window(values: ArrayLike, spec: WindowSpec | None, *, mask: ArrayLike | None = None) -> tuple[float, float]:
+    """The window ``(lo, hi)`` in the image's units for one whole image or volume.
+
+    Args:
+        values: the image's values, any shape (e.g. float32 ``[X, Y, Z]``), finite.
+        spec: the parsed window; ``None`` is min-max.
+        mask: bool, same shape as ``values``: only these voxels count for percentiles and
+            min-max (the functional volume's field of view); ``None``: all.
+
+    Returns:
+        ``(lo, hi)`` floats with ``lo < hi``: a window given in units is returned as given;
+        percentiles (linear interpolation between order statistics, as ``np.percentile``) and
+        min-max come from the values. Where the values give ``lo == hi`` (a constant image) the
+        window is ``(lo, lo + 1)``, so every voxel maps to 0 rather than dividing by zero.
+
+    Raises:
+        ValueError: the mask selects no value.
+    """
+    if spec is not None and not spec.percentile:
+        return float(spec.low), float(spec.high)
+    values = np.asarray(values)
+    selected = values[np.asarray(mask, dtype=bool)] if mask is not None else values.reshape(-1)
+    if selected.size == 0:
+        raise ValueError("no values to take a window from (empty image or field of view)")
+    if spec is None:
+        low, high = float(selected.min()), float(selected.max())
+    else:
+        # a masked selection is already a copy, so it may be partitioned in place
+        low, high = (float(v) for v in np.percentile(selected, [spec.low, spec.high], overwrite_input=mask is not None))
+    if not high > low:
+        high = low + 1.0
+    return low, high
+
+
+def colour_scalar_image(image: ArrayLike, *, cmap: str, window_spec: WindowSpec | None = None) -> jnp.ndarray:
+    """Colours a scalar functional image (a 2-D PET/SPECT slice, or any array) through a palette.
+
+    The window is resolved over the whole array (default :data:`DEFAULT_PET_WINDOW`), then
+    ``v = clip((x - lo) / (hi - lo), 0, 1)`` and the 256-entry table at ``round(255 v)``.
+
+    Args:
+        image: ``[...]`` scalar values in the image's stored units (uint8 levels, uint16 levels
+            or float), finite.
+        cmap: a palette name of :data:`jaxfuse.volume.colormap.COLORMAPS`.
+        window_spec: a :class:`WindowSpec` (``None``: ``p0,p99.5``).
+
+    Returns:
+        uint8 ``[..., 3]`` RGB.
+
+    Raises:
+        ValueError: an unknown palette.
+    """
+    if cmap not in COLORMAPS:
+        raise ValueError(f"unknown colour map {cmap!r}; known: {', '.join(COLORMAPS)}")
+    values = np.asarray(image)
+    spec = window_spec if window_spec is not None else parse_window(DEFAULT_PET_WINDOW)
+    low, high = resolve_window(values, spec)
+    unit = window(jnp.asarray(values, jnp.float32), low=low, high=high)
+    return apply_colormap(unit, name=cmap)
