@@ -183,3 +183,85 @@ def test_write_png_compression_level_keeps_pixels_and_is_checked(tmp_path):
     with pytest.raises(ValueError, match="0..9"):
         write_png(tmp_path / "bad.png", image, compress_level=10)
     assert not (tmp_path / "bad.png").exists()
+
+
+# ------------------------------------------------------------------- read_pair and the pixel budget
+
+
+def test_read_pair_returns_both_and_checks_sizes(tmp_path):
+    mri_path = _save(tmp_path / "m.png", GRAY8)
+    pet_path = _save(tmp_path / "p.png", RGB8)
+    mri, pet = image_io.read_pair(mri_path, pet_path)
+    np.testing.assert_array_equal(mri, GRAY8)
+    np.testing.assert_array_equal(pet, RGB8)
+    small = _save(tmp_path / "s.png", RGB8[:10, :10])
+    with pytest.raises(ImageError, match="does not match") as info:
+        image_io.read_pair(mri_path, small)
+    assert str(info.value).startswith(str(small))
+    mri, pet = image_io.read_pair(mri_path, small, resize=(8, 9))
+    assert mri.shape == (8, 9) and pet.shape == (8, 9, 3)
+    np.testing.assert_array_equal(pet, image_io.resize_image(RGB8[:10, :10], (8, 9)))
+
+
+@pytest.mark.parametrize("resize", [(2, 8), (8, 0), (-5, -5), (8,), (8.0, 8.0), (5000, 5000)])
+def test_invalid_resize_is_refused_before_reading(tmp_path, resize):
+    with pytest.raises(ValueError, match="resize") as info:
+        image_io.read_pair(tmp_path / "missing.png", tmp_path / "missing.png", resize=resize)
+    assert not isinstance(info.value, ImageError)  # the call's problem, not a file's
+
+
+def test_pixel_budget_is_exact_and_checked_before_decoding(tmp_path):
+    path = _save(tmp_path / "g.png", GRAY8)  # 17 x 23 = 391 pixels
+    assert read_image(path, max_pixels=391).shape == (17, 23)
+    with pytest.raises(ImageError, match="17x23 = 391 pixels, over the limit of 390"):
+        read_image(path, max_pixels=390)
+    np.save(tmp_path / "g.npy", GRAY8)
+    with pytest.raises(ImageError, match="over the limit of 390"):
+        read_image(tmp_path / "g.npy", max_pixels=390)
+
+
+def test_pixel_budget_does_not_depend_on_pillows_global(tmp_path, monkeypatch):
+    path = tmp_path / "big.png"
+    path.write_bytes(_png_header(5000, 5000))
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", None)  # someone switched Pillow's check off
+    with pytest.raises(ImageError, match="over the limit"):
+        read_image(path)
+
+
+def test_never_raises_anything_but_image_error(tmp_path, monkeypatch):
+    path = _save(tmp_path / "g.png", GRAY8)
+
+    def broken_load(self):
+        raise KeyError("a tag the decoder did not expect")
+
+    monkeypatch.setattr(Image.Image, "load", broken_load)
+    with pytest.raises(ImageError, match="cannot decode it .KeyError") as info:
+        read_image(path)
+    assert str(info.value).startswith(str(path))
+
+
+def test_header_pixels(tmp_path):
+    assert image_io.header_pixels(_save(tmp_path / "g.png", GRAY8)) == 17 * 23
+    np.save(tmp_path / "c.npy", RGB8)
+    assert image_io.header_pixels(tmp_path / "c.npy") == 17 * 23
+    (tmp_path / "big.png").write_bytes(_png_header(5000, 4000))
+    assert image_io.header_pixels(tmp_path / "big.png") == 20_000_000  # declared, nothing decoded
+    (tmp_path / "noise.png").write_bytes(b"not an image")
+    assert image_io.header_pixels(tmp_path / "noise.png") is None
+    assert image_io.header_pixels(tmp_path / "missing.png") is None
+
+
+def test_atomic_write_is_still_importable_from_images():
+    from jaxfuse.io.atomic import atomic_write
+
+    assert image_io.atomic_write is atomic_write
+
+
+def _png_header(width: int, height: int) -> bytes:
+    import struct
+    import zlib
+
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)) + chunk(b"IEND", b"")
