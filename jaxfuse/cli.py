@@ -1,12 +1,9 @@
 """The ``jaxfuse`` command line: ``fuse`` (one pair or two folders), ``evaluate`` and ``demo``.
 
-Every error is one line on stderr, ``jaxfuse: error: <file>: <problem>``, and no traceback (set
+Every error is one line on stderr, ``jaxfuse: error: <file>: <problem>``, no traceback (set
 ``JAXFUSE_DEBUG=1`` to see one for internal errors); a folder run's per-pair failures are lines
-``jaxfuse: failed <pair>: <file>: <problem>`` on stderr, its summary on stdout. Exit codes: 0 done;
-1 an input could not be used (the single pair, or some pairs of a folder run, the others written);
-2 usage (an option value or combination); 3 an output could not be written or the run itself
-failed (disk full, output is an input or a directory, folder missing or gone, internal error);
-130 interrupted. Defaults and choices come from the library, never retyped here.
+``jaxfuse: failed <pair>: <file>: <problem>`` on stderr, its summary on stdout. Exit codes and
+limits: :data:`_LIMITS` (shown by ``--help``). Defaults and choices come from the library.
 """
 
 from __future__ import annotations

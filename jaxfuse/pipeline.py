@@ -24,7 +24,6 @@ import collections
 import collections.abc
 import concurrent.futures
 import dataclasses
-import errno
 import os
 import pathlib
 import sys
@@ -34,7 +33,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 import numpy as np
 
 from jaxfuse._batching import ShapeBuckets, pad_batch, pair_key
-from jaxfuse.io.atomic import RUN_LEVEL_ERRNOS, OutputError, describe_os_error, refuse_overwriting_inputs
+from jaxfuse.io.atomic import describe_os_error, refuse_overwriting_inputs, run_level_error
 from jaxfuse.io.images import (
     IMAGE_SUFFIXES,
     MAX_IMAGE_PIXELS,
@@ -53,7 +52,6 @@ __all__ = [
     "Progress",
     "pair_folders",
     "pair_failure",
-    "run_level_error",
     "fuse_folder_pairs",
 ]
 
@@ -214,18 +212,6 @@ def pair_failure(error: BaseException, *, stage: str = "processing") -> str:
     if isinstance(error, OSError):
         return describe_os_error(error)
     return f"{stage} failed ({type(error).__name__}: {error})"
-
-
-def run_level_error(error: OSError, path: pathlib.Path) -> OutputError | None:
-    """The run-stopping form of a failed write to ``path``, or None if only that pair failed.
-
-    Run level: no space or quota left, a read-only file system, or the destination folder gone.
-    """
-    if error.errno in RUN_LEVEL_ERRNOS:
-        return OutputError(path, f"{os.strerror(error.errno).lower()}; the run stopped", error.errno)
-    if error.errno in (errno.ENOENT, errno.ENOTDIR) and not path.parent.is_dir():
-        return OutputError(path.parent, "the output folder disappeared during the run; the run stopped", error.errno)
-    return None
 
 
 def _read_ahead_batches(jobs: Iterable[PairJob], batch_size: int, pixel_budget: int, pixels_of) -> Iterator[list]:

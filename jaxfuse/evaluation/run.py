@@ -22,10 +22,11 @@ import numpy as np
 
 from jaxfuse._batching import ShapeBuckets, pad_batch, pair_key
 from jaxfuse.core.units import to_levels
+from jaxfuse.io.atomic import run_level_error
 from jaxfuse.io.images import MAX_IMAGE_PIXELS, check_resize, read_pair, write_png
 from jaxfuse.methods import METHODS, batch_fuser
 from jaxfuse.metrics import HIGHER_IS_BETTER, evaluate_all
-from jaxfuse.pipeline import BATCH_PIXELS, Progress, pair_failure, pair_folders, run_level_error
+from jaxfuse.pipeline import BATCH_PIXELS, Progress, pair_failure, pair_folders
 
 __all__ = ["METRIC_COLUMNS", "MethodRun", "Evaluation", "evaluate_pairs", "evaluate_folders"]
 

@@ -35,6 +35,7 @@ __all__ = [
     "refuse_overwriting_inputs",
     "STALE_AFTER_SECONDS",
     "RUN_LEVEL_ERRNOS",
+    "run_level_error",
 ]
 
 #: A temporary of a dead writer is removed once it is this old (seconds since its last write).
@@ -220,3 +221,15 @@ def refuse_overwriting_inputs(output: os.PathLike | str, inputs: Iterable[os.Pat
     for source in inputs:
         if _same_path(output, pathlib.Path(source)):
             raise OutputError(output, f"{what} is the input {source}; inputs are never overwritten")
+
+
+def run_level_error(error: OSError, path: pathlib.Path) -> OutputError | None:
+    """The run-stopping form of a failed write to ``path``, or None if only that pair failed.
+
+    Run level: no space or quota left, a read-only file system, or the destination folder gone.
+    """
+    if error.errno in RUN_LEVEL_ERRNOS:
+        return OutputError(path, f"{os.strerror(error.errno).lower()}; the run stopped", error.errno)
+    if error.errno in (errno.ENOENT, errno.ENOTDIR) and not path.parent.is_dir():
+        return OutputError(path.parent, "the output folder disappeared during the run; the run stopped", error.errno)
+    return None
