@@ -405,3 +405,14 @@ def test_console_script_success(pairs, reference):
     assert result.returncode == 0, result.stderr
     assert "Traceback" not in result.stdout + result.stderr
     np.testing.assert_array_equal(read_png(out_dir / "f.png"), reference[name])
+
+
+def test_version_and_help_state_formats_limits_and_exit_codes(capsys):
+    code, out, err = run_cli(capsys, "--version")
+    assert code == 0 and out.strip() == f"jaxfuse {jaxfuse.__version__}", out + err
+    for command in ("fuse", "evaluate"):
+        code, out, _ = run_cli(capsys, command, "--help")
+        assert code == 0
+        for needle in ("accepted inputs:", ".npy", "no pickles", "multi-page TIFF", "--max-pixels", "4096x4096",
+                       "in [0, 1]", "exit codes:", "2 usage error", "3 an output could not be written"):
+            assert needle in out, (command, needle)
