@@ -75,22 +75,34 @@ def add_demo_options(parser: argparse.ArgumentParser) -> None:
 
 
 def is_volume_path(path: os.PathLike | str | None) -> bool:
-    """True for a ``.nii``/``.nii.gz`` name or an existing folder (a DICOM series)."""
+    """True for a ``.nii``/``.nii.gz`` name or an existing folder (a DICOM series).
+
+    A folder named like an image file (``x.png/``) is not taken as a series: it is a mistaken
+    image path, which the 2-D reader reports as "is a directory".
+    """
     if path is None:
         return False
+    from jaxfuse.io.images import IMAGE_SUFFIXES
+
     path = pathlib.Path(path)
-    return path.name.lower().endswith(VOLUME_SUFFIXES) or path.is_dir()
+    name = path.name.lower()
+    return name.endswith(VOLUME_SUFFIXES) or (path.is_dir() and not name.endswith(IMAGE_SUFFIXES))
 
 
 def _volume_key(entry: os.DirEntry) -> str | None:
-    if entry.name.startswith("."):
-        return None
-    if entry.is_dir():
-        return entry.name
+    from jaxfuse.io.images import IMAGE_SUFFIXES
+
     lower = entry.name.lower()
-    for suffix in (".nii.gz", ".nii"):
-        if lower.endswith(suffix) and entry.is_file():
-            return entry.name[: -len(suffix)]
+    if entry.name.startswith(".") or lower.endswith(IMAGE_SUFFIXES):
+        return None  # 2-D image names (even broken links or loops) are the image pipeline's to report
+    try:
+        if entry.is_dir():
+            return entry.name
+        for suffix in (".nii.gz", ".nii"):
+            if lower.endswith(suffix) and entry.is_file():
+                return entry.name[: -len(suffix)]
+    except OSError:
+        return None
     return None
 
 
