@@ -427,7 +427,7 @@ def entity_label(entity) -> str:
 
 
 def paper_value(row_or_group, metric):
-    from jaxfuse.evaluation.run import PAPER_TABLE_1
+    from jaxfuse.evaluation.report import PAPER_TABLE_1
 
     col = PAPER_METRICS.index(metric)
     if isinstance(row_or_group, str):
@@ -560,7 +560,7 @@ def evaluate_claim(claim: dict, per_pair, scope: Scope) -> dict:
 
 def percent_claims(per_pair, scope: Scope) -> list[dict]:
     """The paper's '+17 % MI, -24 % D, -11 % OP against the (best) transform method' sentences."""
-    from jaxfuse.evaluation.run import PAPER_TABLE_1
+    from jaxfuse.evaluation.report import PAPER_TABLE_1
 
     vgg = scope.by_row.get("VGG19 method")
     out = []
@@ -699,7 +699,7 @@ def op_candidates(values: dict) -> dict[str, np.ndarray]:
 
 def op_study(per_pair, scope: Scope):
     """Implied-denominator test and direct test of OP candidates against the paper's rows."""
-    from jaxfuse.evaluation.run import PAPER_TABLE_1
+    from jaxfuse.evaluation.report import PAPER_TABLE_1
 
     rows = [r for r in PAPER_TABLE_1 if r in scope.by_row]
     base_rows = [r for r in rows if r != "VGG19 method"]
@@ -757,7 +757,7 @@ CONVENTIONS = {
 
 
 def conventions_study(per_pair, scope: Scope):
-    from jaxfuse.evaluation.run import PAPER_TABLE_1
+    from jaxfuse.evaluation.report import PAPER_TABLE_1
 
     rows = [r for r in PAPER_TABLE_1 if r in scope.by_row]
     base_rows = [r for r in rows if r != "VGG19 method"]
@@ -795,7 +795,7 @@ def vgg19_options_study(inputs: Inputs, per_pair, scope: Scope, batch: int = 32)
     import jax.numpy as jnp
 
     from jaxfuse import fuse
-    from jaxfuse.evaluation.run import PAPER_TABLE_1
+    from jaxfuse.evaluation.report import PAPER_TABLE_1
 
     vgg = scope.by_row.get("VGG19 method")
     if not vgg:
@@ -937,7 +937,7 @@ def paper_comparisons_text(comps: list[dict], metric: str, mode: str) -> str:
 
 
 def write_document(ctx: dict, path: pathlib.Path) -> None:
-    from jaxfuse.evaluation.run import PAPER_TABLE_1
+    from jaxfuse.evaluation.report import PAPER_TABLE_1
     from jaxfuse.methods import METHODS
 
     ds = ctx["datasets"]
@@ -1645,7 +1645,7 @@ def build_vgg_option_findings(ctx: dict) -> None:
 
 
 def build_boot_findings(ctx: dict) -> None:
-    from jaxfuse.evaluation.run import PAPER_TABLE_1
+    from jaxfuse.evaluation.report import PAPER_TABLE_1
 
     main = ctx["datasets"]["pet-mri"]
     boot = main["boot"]
@@ -1707,7 +1707,7 @@ def build_spect_findings(ctx: dict) -> None:
 
 
 def build_limitations(ctx: dict) -> None:
-    from jaxfuse.evaluation.run import PAPER_TABLE_1
+    from jaxfuse.evaluation.report import PAPER_TABLE_1
 
     missing = [r for r in PAPER_TABLE_1 if r not in ctx["datasets"]["pet-mri"]["scope_paper"].by_row]
     lim = [
@@ -1776,7 +1776,7 @@ def main(argv=None) -> int:
             fused_dir = scratch / key / "fused"
             evaluation, crashed = run_evaluation(key, mri_dir, pet_dir, fused_dir, methods)
             report_dir = args.report_root / key
-            from jaxfuse.evaluation.run import write_report
+            from jaxfuse.evaluation.report import write_report
 
             write_report(evaluation, report_dir, title=f"jaxfuse evaluation: {label}, all registered methods")
             shrink_notes = [compact_figure(evaluation, report_dir)]
@@ -1805,7 +1805,7 @@ def main(argv=None) -> int:
             del inputs
             log(f"{key}: analysis done")
 
-    from jaxfuse.evaluation.run import PAPER_TABLE_1
+    from jaxfuse.evaluation.report import PAPER_TABLE_1
 
     main_ds = ctx["datasets"]["pet-mri"]
     scope = main_ds["scope_paper"]

@@ -1,9 +1,21 @@
 """Folder-to-folder fusion: pair files by name, stream them through the kernel, report.
 
-The pipeline keeps memory flat and the kernel busy: files are decoded by a thread pool one chunk
-ahead of the kernel, pairs are grouped by (shape, dtypes) into fixed-size batches (a short last
-batch is padded, so it does not recompile), results are encoded and written by the same pool
-(atomically: temporary file, then rename). A bad pair is recorded and skipped; the rest go on.
+The pipeline keeps memory bounded and the kernel busy: files are decoded by a thread pool one
+read-ahead batch ahead of the kernel, pairs are grouped by (shape, dtypes) into fixed-size kernel
+batches (:class:`jaxfuse._batching.ShapeBuckets`; a short last batch is padded by
+:func:`jaxfuse._batching.pad_batch`, so it does not recompile), results are encoded and written by
+the same pool (atomically: temporary file, then rename).
+
+Memory: a kernel batch holds at most ``batch_pixels`` pixels (height x width summed over its
+pairs; large images get smaller batches, at least one pair), a read-ahead batch at most as many
+(counted from the files' headers before decoding), and decoded pairs waiting for their batch at
+most as many again (beyond that the partial batches run early, padded).
+
+The failure rule, enforced here for every pair: any exception while reading, fusing or writing one
+pair is that pair's failure, recorded as ``(pair name, "<file>: <problem>")`` (unexpected
+exceptions with their type), and the run goes on. Only a failure of the run itself stops it, as an
+:class:`~jaxfuse.io.atomic.OutputError` naming the path: the disk or quota is full, the file
+system is read-only, or the output folder disappeared.
 """
 
 from __future__ import annotations
@@ -12,18 +24,42 @@ import collections
 import collections.abc
 import concurrent.futures
 import dataclasses
-import itertools
+import errno
 import os
 import pathlib
 import sys
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
-from jaxfuse.io.images import IMAGE_SUFFIXES, ImageError, read_functional, read_mri, resize_image, write_png
+from jaxfuse._batching import ShapeBuckets, pad_batch, pair_key
+from jaxfuse.io.atomic import RUN_LEVEL_ERRNOS, OutputError, describe_os_error, refuse_overwriting_inputs
+from jaxfuse.io.images import (
+    IMAGE_SUFFIXES,
+    MAX_IMAGE_PIXELS,
+    ImageError,
+    check_resize,
+    header_pixels,
+    read_pair,
+    write_png,
+)
 
-__all__ = ["PairJob", "PairJobs", "load_pair", "BatchReport", "Progress", "pair_folders", "fuse_folder_pairs"]
+__all__ = [
+    "BATCH_PIXELS",
+    "PairJob",
+    "PairJobs",
+    "BatchReport",
+    "Progress",
+    "pair_folders",
+    "pair_failure",
+    "run_level_error",
+    "fuse_folder_pairs",
+]
+
+#: Pixel budget of one kernel batch (and of a read-ahead batch): 2**24 = 16,777,216 pixels, e.g.
+#: 256 pairs of 256x256, 64 of 512x512 or one of 4096x4096.
+BATCH_PIXELS = 2**24
 
 
 @dataclasses.dataclass(frozen=True)
@@ -44,18 +80,25 @@ class BatchReport:
     skipped: int = 0
     failures: list[tuple[str, str]] = dataclasses.field(default_factory=list)
     seconds: float = 0.0
+    cleaned: int = 0  # stale temporaries of killed runs removed before the run
 
     @property
     def pairs_per_second(self) -> float:
         return self.fused / self.seconds if self.seconds > 0 else 0.0
 
     def summary(self) -> str:
-        lines = [
+        """One line: pairs fused, skipped and failed, time and rate (failures: :meth:`failure_lines`)."""
+        line = (
             f"fused {self.fused} pairs, skipped {self.skipped}, failed {len(self.failures)} "
             f"in {self.seconds:.2f} s ({self.pairs_per_second:.1f} pairs/s)"
-        ]
-        lines += [f"  failed {name}: {reason}" for name, reason in self.failures]
-        return "\n".join(lines)
+        )
+        if self.cleaned:
+            line += f"; removed {self.cleaned} stale temporary file(s) of killed runs"
+        return line
+
+    def failure_lines(self) -> list[str]:
+        """``"failed <pair>: <file>: <problem>"``, one per failed pair."""
+        return [f"failed {name}: {reason}" for name, reason in self.failures]
 
 
 class Progress:
@@ -85,15 +128,26 @@ class Progress:
 
 
 def _image_names(folder: pathlib.Path) -> set[str]:
-    """Names (plain strings: a few dozen bytes each) of the image files directly in ``folder``."""
-    with os.scandir(folder) as entries:
-        return {
-            entry.name
-            for entry in entries
-            if not entry.name.startswith(".")
-            and os.path.splitext(entry.name)[1].lower() in IMAGE_SUFFIXES
-            and entry.is_file()
-        }
+    """Names (plain strings: a few dozen bytes each) of the image-named entries of ``folder``.
+
+    Folders are left out; anything else with an image suffix is kept, including broken links, link
+    loops, FIFOs and unreadable entries, so that reading it reports it as that pair's failure.
+    """
+    names = set()
+    try:
+        with os.scandir(folder) as entries:
+            for entry in entries:
+                if entry.name.startswith(".") or os.path.splitext(entry.name)[1].lower() not in IMAGE_SUFFIXES:
+                    continue
+                try:
+                    if entry.is_dir():
+                        continue
+                except OSError:  # a link loop: kept, reading it names the problem
+                    pass
+                names.add(entry.name)
+    except OSError as error:
+        raise ImageError(folder, f"cannot list the folder ({error.strerror or error})") from None
+    return names
 
 
 class PairJobs(collections.abc.Sequence):
@@ -127,16 +181,16 @@ def pair_folders(
         partner (or whose output name another pair already takes).
 
     Raises:
-        ImageError: a folder is missing, or the output folder is an input folder.
+        ImageError: a folder is missing or cannot be listed.
+        OutputError: the output folder is an input folder.
     """
     mri_dir, pet_dir = pathlib.Path(mri_dir), pathlib.Path(pet_dir)
     out_dir = pathlib.Path(out_dir) if out_dir is not None else None
     for folder in (mri_dir, pet_dir):
         if not folder.is_dir():
             raise ImageError(folder, "no such folder")
-    for folder in (mri_dir, pet_dir) if out_dir is not None else ():
-        if out_dir.exists() and out_dir.resolve() == folder.resolve():
-            raise ImageError(out_dir, "output folder is an input folder; inputs are never overwritten")
+    if out_dir is not None:
+        refuse_overwriting_inputs(out_dir, (mri_dir, pet_dir), what="output folder")
     mri_names, pet_names = _image_names(mri_dir), _image_names(pet_dir)
     failures = [(name, f"{mri_dir / name}: no partner file {pet_dir / name}") for name in sorted(mri_names - pet_names)]
     failures += [(name, f"{pet_dir / name}: no partner file {mri_dir / name}") for name in sorted(pet_names - mri_names)]
@@ -152,26 +206,109 @@ def pair_folders(
     return PairJobs(names, mri_dir, pet_dir, out_dir), failures
 
 
-def load_pair(job: PairJob, resize: tuple[int, int] | None):
-    """Reads a pair: MRI ``[H, W]`` and functional ``[H, W(, 3)]``, resized to ``resize`` if given.
+def pair_failure(error: BaseException, *, stage: str = "processing") -> str:
+    """The message of one pair's failure: an input's :class:`ImageError` or an ``OSError`` as
+    ``"<file>: <problem>"``; anything else as ``"<stage> failed (<Type>: <message>)"``."""
+    if isinstance(error, ImageError):
+        return str(error)
+    if isinstance(error, OSError):
+        return describe_os_error(error)
+    return f"{stage} failed ({type(error).__name__}: {error})"
 
-    Raises:
-        ImageError: a file cannot be read, or the sizes differ and no resize was asked for.
+
+def run_level_error(error: OSError, path: pathlib.Path) -> OutputError | None:
+    """The run-stopping form of a failed write to ``path``, or None if only that pair failed.
+
+    Run level: no space or quota left, a read-only file system, or the destination folder gone.
     """
-    mri = read_mri(job.mri_path)
-    pet = read_functional(job.pet_path)
-    if resize is not None:
-        mri, pet = resize_image(mri, resize), resize_image(pet, resize)
-    elif mri.shape[:2] != pet.shape[:2]:
-        raise ImageError(
-            job.pet_path,
-            f"size {pet.shape[0]}x{pet.shape[1]} does not match MRI {job.mri_path} "
-            f"({mri.shape[0]}x{mri.shape[1]}); register them or pass --resize",
-        )
-    return mri, pet
+    if error.errno in RUN_LEVEL_ERRNOS:
+        return OutputError(path, f"{os.strerror(error.errno).lower()}; the run stopped", error.errno)
+    if error.errno in (errno.ENOENT, errno.ENOTDIR) and not path.parent.is_dir():
+        return OutputError(path.parent, "the output folder disappeared during the run; the run stopped", error.errno)
+    return None
+
+
+def _read_ahead_batches(jobs: Iterable[PairJob], batch_size: int, pixel_budget: int, pixels_of) -> Iterator[list]:
+    """Lists of ``(job, pixels)`` of at most ``batch_size`` pairs and ``pixel_budget`` pixels (one
+    pair at least), ``pixels`` from the headers."""
+    batch, total = [], 0
+    for job in jobs:
+        pixels = pixels_of(job)
+        if batch and (len(batch) == batch_size or total + pixels > pixel_budget):
+            yield batch
+            batch, total = [], 0
+        batch.append((job, pixels))
+        total += pixels
+    if batch:
+        yield batch
 
 
 FuseFn = Callable[[np.ndarray, np.ndarray], np.ndarray]
+
+
+class _FolderRun:
+    """The state of one :func:`fuse_folder_pairs` call (see there)."""
+
+    def __init__(self, fuse_batch, pool, report, progress, *, batch_size, batch_pixels, png_level):
+        self.fuse_batch, self.pool, self.report, self.progress = fuse_batch, pool, report, progress
+        self.batch_size, self.batch_pixels, self.png_level = batch_size, batch_pixels, png_level
+        self.buckets: dict[int, ShapeBuckets] = {}  # by kernel batch size (fewer pairs for large images)
+        self.held = 0  # pixels of the decoded pairs waiting in partial batches
+        self.writes: collections.deque = collections.deque()
+
+    def fail(self, job: PairJob, error: BaseException, stage: str) -> None:
+        self.report.failures.append((job.name, pair_failure(error, stage=stage)))
+        if self.progress:
+            self.progress.advance()
+
+    def add(self, job: PairJob, mri: np.ndarray, pet: np.ndarray) -> None:
+        pixels = mri.shape[0] * mri.shape[1]
+        size = max(1, min(self.batch_size, self.batch_pixels // pixels))
+        bucket = self.buckets.setdefault(size, ShapeBuckets(size))
+        self.held += pixels
+        full = bucket.add(pair_key(mri, pet), (job, mri, pet))
+        if full is not None:
+            self.run(full, size)
+        if self.held > self.batch_pixels:  # many shapes at once: run the partial batches early
+            self.drain()
+
+    def drain(self) -> None:
+        for size, bucket in self.buckets.items():
+            for items in bucket.drain():
+                self.run(items, size)
+
+    def run(self, items: list, size: int) -> None:
+        count = len(items)
+        self.held -= sum(mri.shape[0] * mri.shape[1] for _, mri, _ in items)
+        mri, pet = pad_batch((np.stack([m for _, m, _ in items]), np.stack([p for _, _, p in items])), size)
+        try:
+            fused = np.asarray(self.fuse_batch(mri, pet))[:count]
+        except Exception as error:  # noqa: BLE001 - the rule: it is these pairs' failure, the run goes on
+            for job, _, _ in items:
+                self.fail(job, error, "fusing")
+            return
+        del mri, pet
+        for (job, _, _), image in zip(items, fused):
+            self.writes.append((job, self.pool.submit(write_png, job.out_path, image, compress_level=self.png_level)))
+        self.finish_writes(limit=self.batch_size)  # at most one batch of encodes in flight
+
+    def finish_writes(self, limit: int) -> None:
+        while len(self.writes) > limit:
+            job, future = self.writes.popleft()
+            try:
+                future.result()
+            except OSError as error:
+                stop = run_level_error(error, job.out_path)
+                if stop is not None:
+                    raise stop from None
+                self.fail(job, error, "writing")
+                continue
+            except Exception as error:  # noqa: BLE001 - an encoder's failure is this pair's
+                self.fail(job, error, "writing")
+                continue
+            self.report.fused += 1
+            if self.progress:
+                self.progress.advance()
 
 
 def fuse_folder_pairs(
@@ -185,27 +322,40 @@ def fuse_folder_pairs(
     progress: Progress | None = None,
     report: BatchReport | None = None,
     png_level: int = 6,
+    max_pixels: int = MAX_IMAGE_PIXELS,
+    batch_pixels: int = BATCH_PIXELS,
 ) -> BatchReport:
-    """Fuses every job, ``batch_size`` pairs per kernel call.
+    """Fuses every job, up to ``batch_size`` pairs per kernel call; a bad pair never stops the others.
 
     Args:
         jobs: the pairs (see :func:`pair_folders`).
-        fuse_batch: ``(mri [N, H, W], pet [N, H, W(, 3)]) -> uint8 [N, H, W, 3]`` (N = batch_size).
+        fuse_batch: ``(mri [N, H, W], pet [N, H, W(, 3)]) -> uint8 [N, H, W, 3]`` (e.g.
+            :func:`jaxfuse.methods.batch_fuser`); N is the batch size of that shape.
         batch_size: pairs per kernel call; a short last batch is padded to this size.
         resize: resize both images of every pair to ``(H, W)`` first.
         skip_existing: leave pairs whose output file exists untouched.
-        workers: decoding/encoding threads.
+        workers: decoding/encoding threads (>= 1).
         progress: optional progress bar, advanced per finished pair.
         report: a report to add to (e.g. one holding pairing failures).
         png_level: zlib level of the written PNGs (0-9).
+        max_pixels: pixel budget of each input file, checked from its header.
+        batch_pixels: pixel budget of one kernel batch (see the module docstring).
 
     Returns:
-        The report.
+        The report; every pair is counted once as fused, skipped or failed.
+
+    Raises:
+        OutputError: the run itself failed (see the module docstring); pairs written so far stay.
+        ValueError: an invalid option.
     """
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    if workers < 1:
+        raise ValueError(f"workers must be >= 1, got {workers}")
+    check_resize(resize, max_pixels=max_pixels)
     report = report if report is not None else BatchReport()
     start = time.perf_counter()
+
     def todo() -> Iterable[PairJob]:
         for job in jobs:  # built one at a time: memory does not grow with the number of pairs
             if skip_existing and job.out_path.exists():
@@ -215,63 +365,44 @@ def fuse_folder_pairs(
             else:
                 yield job
 
-    buckets: dict[tuple, list[tuple[PairJob, np.ndarray, np.ndarray]]] = collections.defaultdict(list)
-    pending_writes: collections.deque = collections.deque()
+    def pixels_of(job: PairJob) -> int:  # decoded pixels held for this pair (over-budget files are refused unread)
+        declared = [header_pixels(job.mri_path), header_pixels(job.pet_path)]
+        held = max([p for p in declared if p is not None and p <= max_pixels], default=0)
+        return max(held, resize[0] * resize[1] if resize else 0)
 
-    def finish_writes(limit: int) -> None:
-        while len(pending_writes) > limit:
-            job, future = pending_writes.popleft()
+    def load(job: PairJob):
+        return read_pair(job.mri_path, job.pet_path, resize=resize, max_pixels=max_pixels)
+
+    def consume(loads: list) -> None:
+        for job, future in loads:
             try:
-                future.result()
-                report.fused += 1
-            except (OSError, ValueError) as error:
-                report.failures.append((job.name, f"{job.out_path}: cannot write ({error})"))
-            if progress:
-                progress.advance()
+                mri, pet = future.result()
+            except Exception as error:  # noqa: BLE001 - the rule: this pair's failure, the run goes on
+                run.fail(job, error, "reading")
+                continue
+            run.add(job, mri, pet)
 
-    def run(bucket: list[tuple[PairJob, np.ndarray, np.ndarray]], pool) -> None:
-        count = len(bucket)
-        mri = np.stack([m for _, m, _ in bucket])
-        pet = np.stack([p for _, _, p in bucket])
-        if count < batch_size:  # pad: same shape as full batches, so no recompilation
-            mri = np.concatenate([mri, np.zeros((batch_size - count,) + mri.shape[1:], mri.dtype)])
-            pet = np.concatenate([pet, np.zeros((batch_size - count,) + pet.shape[1:], pet.dtype)])
-        fused = np.asarray(fuse_batch(mri, pet))
-        for (job, _, _), image in zip(bucket, fused[:count]):
-            job.out_path.parent.mkdir(parents=True, exist_ok=True)
-            pending_writes.append((job, pool.submit(write_png, job.out_path, image, compress_level=png_level)))
-        finish_writes(limit=batch_size)  # at most one batch of encodes in flight: memory stays flat
-
-    def chunks(items: Iterable[PairJob]) -> Iterable[list[PairJob]]:
-        iterator = iter(items)
-        while chunk := list(itertools.islice(iterator, batch_size)):
-            yield chunk
-
-    with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        submitted = collections.deque()
-        chunk_iter = iter(chunks(todo()))
-        chunk = next(chunk_iter, None)  # decode one chunk ahead of the kernel
-        if chunk is not None:
-            submitted.append([(job, pool.submit(load_pair, job, resize)) for job in chunk])
-        while submitted:
-            current = submitted.popleft()
-            chunk = next(chunk_iter, None)
-            if chunk is not None:
-                submitted.append([(job, pool.submit(load_pair, job, resize)) for job in chunk])
-            for job, future in current:
-                try:
-                    mri, pet = future.result()
-                except ImageError as error:
-                    report.failures.append((job.name, str(error)))
-                    if progress:
-                        progress.advance()
-                    continue
-                key = (mri.shape, mri.dtype.str, pet.shape, pet.dtype.str)
-                buckets[key].append((job, mri, pet))
-                if len(buckets[key]) == batch_size:
-                    run(buckets.pop(key), pool)
-        for key in list(buckets):
-            run(buckets.pop(key), pool)
-        finish_writes(limit=0)
+    pool = concurrent.futures.ThreadPoolExecutor(max_workers=workers)
+    run = _FolderRun(fuse_batch, pool, report, progress, batch_size=batch_size, batch_pixels=batch_pixels, png_level=png_level)
+    try:
+        made_folders: set[pathlib.Path] = set()
+        previous = None
+        for batch in _read_ahead_batches(todo(), batch_size, batch_pixels, pixels_of):
+            for job, _ in batch:
+                if job.out_path.parent not in made_folders:
+                    job.out_path.parent.mkdir(parents=True, exist_ok=True)
+                    made_folders.add(job.out_path.parent)
+            loads = [(job, pool.submit(load, job)) for job, _ in batch]  # decoded while the previous batch runs
+            if previous is not None:
+                consume(previous)
+            previous = loads
+        if previous is not None:
+            consume(previous)
+        run.drain()
+        run.finish_writes(limit=0)
+    except BaseException:
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
     report.seconds += time.perf_counter() - start
     return report

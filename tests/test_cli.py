@@ -60,7 +60,10 @@ def pairs(tmp_path):
 
 
 def run_cli(capsys, *argv):
-    code = main([str(a) for a in argv])
+    try:
+        code = main([str(a) for a in argv])
+    except SystemExit as exit_:  # argparse's usage errors (exit 2) and --help/--version (exit 0)
+        code = exit_.code
     captured = capsys.readouterr()
     return code, captured.out, captured.err
 
@@ -85,6 +88,15 @@ def assert_one_error_line(err: str, *needles: str) -> str:
     assert lines[0].startswith("jaxfuse: error: "), lines[0]
     for needle in needles:
         assert needle in lines[0], (needle, lines[0])
+    return lines[0]
+
+
+def assert_one_failure_line(err: str, pair: str) -> str:
+    """The one stderr line of a folder run with one failed pair: ``jaxfuse: failed <pair>: ...``."""
+    assert "Traceback" not in err
+    lines = err.splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith(f"jaxfuse: failed {pair}: "), lines[0]
     return lines[0]
 
 
@@ -180,9 +192,9 @@ def test_folder_mode_missing_partner_goes_on(pairs, reference, capsys):
     assert code == 1
     assert "Traceback" not in out + err
     assert out.splitlines()[0].startswith("fused 5 pairs, skipped 0, failed 1"), out
-    failure = [line for line in out.splitlines() if line.strip().startswith(f"failed {lonely}")]
-    assert len(failure) == 1, out
-    assert str(mri_dir / lonely) in failure[0] and "partner" in failure[0]
+    assert len(out.splitlines()) == 1, out  # the summary on stdout, the failure on stderr
+    failure = assert_one_failure_line(err, lonely)
+    assert str(mri_dir / lonely) in failure and "partner" in failure
     good = [n for n in NAMES if n != lonely]
     assert listing(out_dir) == good
     for name in good:
@@ -197,9 +209,9 @@ def test_folder_mode_corrupt_pair_in_the_middle_of_a_batch(pairs, reference, cap
     assert code == 1
     assert "Traceback" not in out + err
     assert out.splitlines()[0].startswith("fused 5 pairs, skipped 0, failed 1"), out
-    failure = [line for line in out.splitlines() if line.strip().startswith(f"failed {bad}")]
-    assert len(failure) == 1, out
-    assert str(pet_dir / bad) in failure[0] and "corrupt" in failure[0]
+    assert len(out.splitlines()) == 1, out
+    failure = assert_one_failure_line(err, bad)
+    assert str(pet_dir / bad) in failure and "corrupt" in failure
     good = [n for n in NAMES if n != bad]
     assert listing(out_dir) == good
     for name in good:
@@ -210,7 +222,7 @@ def test_folder_mode_refuses_out_dir_equal_to_mri_dir(pairs, capsys):
     mri_dir, pet_dir, _ = pairs
     before = {n: (mri_dir / n).read_bytes() for n in NAMES}
     code, out, err = fuse_folders(capsys, mri_dir, pet_dir, mri_dir)
-    assert code == 1 and out == ""
+    assert code == 3 and out == ""  # 3: an output that cannot be written
     assert_one_error_line(err, str(mri_dir), "input")
     assert listing(mri_dir) == NAMES
     assert {n: (mri_dir / n).read_bytes() for n in NAMES} == before
@@ -297,7 +309,7 @@ def test_single_pair_refuses_to_overwrite_an_input(pairs, capsys):
     mri_bytes, pet_bytes = (mri_dir / name).read_bytes(), (pet_dir / name).read_bytes()
     for target in (mri_dir / name, mri_dir / ".." / "pet" / name):
         code, out, err = run_cli(capsys, "fuse", mri_dir / name, pet_dir / name, "-o", target)
-        assert code == 1 and out == ""
+        assert code == 3 and out == ""
         assert_one_error_line(err, str(target), "input")
     assert (mri_dir / name).read_bytes() == mri_bytes
     assert (pet_dir / name).read_bytes() == pet_bytes
@@ -317,7 +329,7 @@ def test_single_pair_refuses_to_overwrite_an_input(pairs, capsys):
 def test_usage_problems_are_one_line(tmp_path, capsys, argv, problem, monkeypatch):
     monkeypatch.chdir(tmp_path)
     code, out, err = run_cli(capsys, *argv)
-    assert code == 1 and out == ""
+    assert code == 2 and out == ""  # usage errors exit 2, as argparse's own
     assert_one_error_line(err, problem)
     assert listing(tmp_path) == []
 

@@ -67,8 +67,8 @@ def test_bad_pair_is_reported_and_skipped(folders, tmp_path, capsys):
     code = main(["evaluate", "--mri-dir", str(broken / "MRI"), "--pet-dir", str(broken / "PET"),
                  "--methods", "hsi", "--report", str(report)])
     assert code == 1
-    out = capsys.readouterr().out
-    assert names[2] in out
+    captured = capsys.readouterr()
+    assert names[2] in captured.err and names[2] not in captured.out  # failures on stderr
     with open(report / "metrics.csv", newline="") as handle:
         assert len(list(csv.DictReader(handle))) == len(names) - 1
     assert "Failures (1)" in (report / "summary.md").read_text()
@@ -90,5 +90,5 @@ def test_fuse_cli_method_option(folders, tmp_path, capsys):
     mri = np.asarray(Image.open(root / "MRI" / names[0]).convert("L"))
     pet = np.asarray(Image.open(root / "PET" / names[0]).convert("RGB"))
     assert np.array_equal(np.asarray(Image.open(out)), np.asarray(fuse_with(mri, pet, method="dwt", output_dtype=np.uint8)))
-    assert main(["fuse", str(root / "MRI" / names[0]), str(root / "PET" / names[0]), "-o", str(out), "--method", "dwt", "--a", "0.5"]) == 1
+    assert main(["fuse", str(root / "MRI" / names[0]), str(root / "PET" / names[0]), "-o", str(out), "--method", "dwt", "--a", "0.5"]) == 2
     assert "vgg19 only" in capsys.readouterr().err

@@ -1,0 +1,222 @@
+"""Writing files safely: atomic writes, stale temporaries of killed runs, never overwriting inputs.
+
+Every output of jaxfuse is written through :func:`atomic_write`: a temporary file beside the
+destination, then a rename, so a crash, a ``kill -9`` or a full disk never leaves a partial file
+under the destination's name. A temporary is named ``.<name>.jxf<host>-<pid>.<random>.tmp``:
+``<host>`` is 8 hex digits identifying this machine and PID namespace, ``<pid>`` the writer's
+process id. A run killed mid-write leaves its temporary behind; :func:`clean_stale_temporaries`
+(run by the command line on every output folder before writing) removes a temporary only when
+its name has this machine's tag, its writer's pid is not alive, and it was last modified more than
+:data:`STALE_AFTER_SECONDS` ago. A live run's temporaries are therefore never touched, even from
+another machine sharing the folder (another tag) or when a pid has been reused (alive: kept).
+
+A failed write raises the system's ``OSError`` with the destination (not the temporary) as its
+``filename``; :func:`describe_os_error` renders any such error as one line naming the file.
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import os
+import pathlib
+import re
+import socket
+import tempfile
+import time
+from collections.abc import Callable, Iterable
+from typing import BinaryIO
+
+__all__ = [
+    "OutputError",
+    "atomic_write",
+    "describe_os_error",
+    "clean_stale_temporaries",
+    "refuse_overwriting_inputs",
+    "STALE_AFTER_SECONDS",
+    "RUN_LEVEL_ERRNOS",
+]
+
+#: A temporary of a dead writer is removed once it is this old (seconds since its last write).
+#: A live writer's temporary is never removed, whatever its age: this guard only covers a pid
+#: wrongly judged dead (e.g. two containers with one hostname and PID namespace inode).
+STALE_AFTER_SECONDS = 60.0
+
+#: ``errno`` values that make every further write fail too: the run stops instead of failing each
+#: pair in turn (full disk, quota exceeded, read-only file system).
+RUN_LEVEL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS})
+
+_NAME_KEEP = 100  # characters of the destination's name kept in a temporary's name (NAME_MAX is 255 bytes)
+
+
+class OutputError(OSError):
+    """An output that cannot be written; ``str(error)`` is ``"<path>: <problem>"``.
+
+    ``errno`` is the underlying error number where there is one (e.g. ``errno.ENOSPC``).
+    """
+
+    def __init__(self, path: os.PathLike | str, problem: str, error_number: int | None = None):
+        super().__init__(error_number, problem, str(path))
+        self.path = str(path)
+        self.problem = problem
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.problem}"
+
+
+def _umask_by_setting() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+# os.umask can only be read by setting it, which races with other threads: read it once at import,
+# and at write time from /proc where the kernel reports it (Linux).
+_IMPORT_UMASK = _umask_by_setting()
+
+
+def _current_umask() -> int:
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    return _IMPORT_UMASK
+
+
+def _host_tag() -> str:
+    """8 hex digits naming this machine and PID namespace (pids are only comparable within one)."""
+    try:
+        namespace = os.readlink("/proc/self/ns/pid")
+    except OSError:
+        namespace = ""
+    return hashlib.sha256(f"{socket.gethostname()}\0{namespace}".encode()).hexdigest()[:8]
+
+
+_HOST_TAG = _host_tag()
+_TEMP_NAME = re.compile(r"^\..*\.jxf(?P<host>[0-9a-f]{8})-(?P<pid>[0-9]+)\.[A-Za-z0-9_]+\.tmp$", re.DOTALL)
+
+
+def _name_destination(error: OSError, path: pathlib.Path) -> OSError:
+    """The error, reporting ``path`` (not the temporary, nor no file at all) as the file concerned."""
+    if error.errno is None:  # e.g. an encoder's OSError("..."): its str would be garbled by a filename
+        return OutputError(path, f"cannot write ({error})")
+    error.filename, error.filename2 = str(path), None
+    return error
+
+
+def atomic_write(path: os.PathLike | str, write: Callable[[BinaryIO], object]) -> None:
+    """Calls ``write(handle)`` on a temporary file beside ``path``, then renames it to ``path``.
+
+    The new file's mode follows the umask; on any error the temporary file is removed and an
+    existing ``path`` is left untouched, so no partial file is ever seen under ``path``.
+
+    Raises:
+        OSError: creating, writing or renaming failed; its type and ``errno`` are the system's
+            (e.g. ``IsADirectoryError``, ``errno.ENOSPC``) and its ``filename`` is ``path``.
+        Exception: whatever ``write`` raises other than ``OSError`` (e.g. an encoder's error).
+    """
+    path = pathlib.Path(path)
+    prefix = f".{path.name[:_NAME_KEEP]}.jxf{_HOST_TAG}-{os.getpid()}."
+    try:
+        descriptor, tmp_name = tempfile.mkstemp(prefix=prefix, suffix=".tmp", dir=path.parent)
+    except OSError as error:
+        raise _name_destination(error, path) from None
+    try:
+        os.fchmod(descriptor, 0o666 & ~_current_umask())  # mkstemp makes 0600; a new file should follow the umask
+        with os.fdopen(descriptor, "wb") as handle:
+            write(handle)
+        os.replace(tmp_name, path)
+    except BaseException as error:
+        try:
+            os.unlink(tmp_name)
+        except FileNotFoundError:
+            pass
+        if isinstance(error, OSError) and not isinstance(error, OutputError):
+            raise _name_destination(error, path) from None
+        raise
+
+
+def describe_os_error(error: OSError) -> str:
+    """One line ``"<file>: <problem>"`` for an ``OSError`` (its file name first where it has one)."""
+    if isinstance(error, OutputError):
+        return str(error)
+    problem = error.strerror or str(error) or type(error).__name__
+    if error.filename is None:
+        return problem
+    if error.filename2 is not None:
+        return f"{error.filename} -> {error.filename2}: {problem}"
+    return f"{error.filename}: {problem}"
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # PermissionError: it exists, owned by someone else
+        return True
+    return True
+
+
+def clean_stale_temporaries(folder: os.PathLike | str, *, min_age: float = STALE_AFTER_SECONDS) -> list[pathlib.Path]:
+    """Removes the temporaries that killed jaxfuse writers left in ``folder`` (not recursive).
+
+    A file is removed only if its name is a jaxfuse temporary of this machine (see the module
+    docstring), its writer's pid is not alive, and its last modification is more than ``min_age``
+    seconds ago. Anything else, including every file not named like a temporary, is left alone.
+
+    Returns:
+        The removed paths (empty when ``folder`` does not exist).
+    """
+    folder = pathlib.Path(folder)
+    removed = []
+    now = time.time()
+    try:
+        entries = list(os.scandir(folder))
+    except (FileNotFoundError, NotADirectoryError):
+        return removed
+    for entry in entries:
+        match = _TEMP_NAME.match(entry.name)
+        if not match or match["host"] != _HOST_TAG or _pid_alive(int(match["pid"])):
+            continue
+        try:
+            info = entry.stat(follow_symlinks=False)
+            if not entry.is_file(follow_symlinks=False) or now - info.st_mtime <= min_age:
+                continue
+            os.unlink(entry.path)
+            removed.append(pathlib.Path(entry.path))
+        except FileNotFoundError:  # another cleaner was first
+            continue
+    return removed
+
+
+def _same_path(output: pathlib.Path, source: pathlib.Path) -> bool:
+    try:
+        if output.exists() and source.exists() and os.path.samefile(output, source):
+            return True
+    except OSError:
+        pass
+    return output.resolve() == source.resolve()
+
+
+def refuse_overwriting_inputs(output: os.PathLike | str, inputs: Iterable[os.PathLike | str], *, what: str = "output") -> None:
+    """The one guard that inputs are never overwritten: ``output`` (a file or folder) must not be
+    any of ``inputs`` (the same path, or the same file through a link).
+
+    Args:
+        output: the file or folder about to be written.
+        inputs: the input files or folders of the run.
+        what: how the message calls ``output`` (e.g. ``"output folder"``, ``"report folder"``).
+
+    Raises:
+        OutputError: ``output`` is one of ``inputs``.
+    """
+    output = pathlib.Path(output)
+    for source in inputs:
+        if _same_path(output, pathlib.Path(source)):
+            raise OutputError(output, f"{what} is the input {source}; inputs are never overwritten")
