@@ -31,6 +31,8 @@ accepted inputs:
   .npy (format 1.0/2.0, no pickles); uint8, uint16, or float in [0, 1]; at least 3x3. The MRI must
   be gray (RGB with three equal channels counts as gray); the functional image RGB or gray.
   Folder mode reads *.png *.tif *.tiff *.bmp *.jpg *.jpeg *.npy and pairs them by file name.
+  Volumes: .nii/.nii.gz files or folders holding one DICOM series (see the volume options; -o is
+  then a .nii/.nii.gz file); folder mode pairs NAME.nii(.gz) and NAME/ by NAME.
 
 limits:
   each input at most --max-pixels pixels (default 4096x4096), checked from the file's header
@@ -203,11 +205,10 @@ def build_parser() -> argparse.ArgumentParser:
     _progress_option(evaluate)
 
     demo = sub.add_parser(
-        "demo",
-        help="fuse the built-in sample (an MNI152 volume pair; --2d: the synthetic 2-D pair)",
+        "demo", help="fuse the built-in sample (an MNI152 volume pair; --2d: the synthetic 2-D pair)",
         description="Fuse the volume sample shipped with jaxfuse (MNI152 T1 2 mm + a simulated FDG PET) and write "
         "fused.nii.gz and montage.png; with --2d, the synthetic 2-D pair: fused.png and side_by_side.png.",
-    )
+    )  # fmt: skip
     demo.add_argument("--out-dir", type=pathlib.Path, default=pathlib.Path("jaxfuse-demo"), help="default ./jaxfuse-demo")
     add_demo_options(demo)
     return parser
@@ -359,7 +360,7 @@ def _run_demo(args: argparse.Namespace) -> int:
 
 
 def _dispatch(args: argparse.Namespace) -> int:
-    from jaxfuse.volume import cli as volume_cli
+    from jaxfuse.volume import cli as volume_cli  # volumes, scalar functional images: jaxfuse/volume/cli.py
 
     if args.command == "demo":
         return _run_demo(args) if args.two_d else volume_cli.run_volume_demo(args)
