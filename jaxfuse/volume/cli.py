@@ -89,14 +89,19 @@ def is_volume_path(path: os.PathLike | str | None) -> bool:
 
 
 def _volume_key(entry: os.DirEntry) -> str | None:
-    if entry.name.startswith("."):
-        return None
-    if entry.is_dir():
-        return entry.name
+    from jaxfuse.io.images import IMAGE_SUFFIXES
+
     lower = entry.name.lower()
-    for suffix in (".nii.gz", ".nii"):
-        if lower.endswith(suffix) and entry.is_file():
-            return entry.name[: -len(suffix)]
+    if entry.name.startswith(".") or lower.endswith(IMAGE_SUFFIXES):
+        return None  # 2-D image names (even broken links or loops) are the image pipeline's to report
+    try:
+        if entry.is_dir():
+            return entry.name
+        for suffix in (".nii.gz", ".nii"):
+            if lower.endswith(suffix) and entry.is_file():
+                return entry.name[: -len(suffix)]
+    except OSError:
+        return None
     return None
 
 
@@ -148,7 +153,10 @@ def _folder_has_volumes(folder: pathlib.Path | None) -> bool:
             if entry.name.lower().endswith(VOLUME_SUFFIXES):
                 return True
             images |= os.path.splitext(entry.name)[1].lower() in IMAGE_SUFFIXES
-            folders |= entry.is_dir()
+            try:
+                folders |= entry.is_dir()
+            except OSError:  # a link loop: the image pipeline reports it as that pair's failure
+                pass
     return folders and not images
 
 
