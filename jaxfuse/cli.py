@@ -264,7 +264,7 @@ def _failure_lines(failures) -> None:
 
 def _run_fuse_single(args: argparse.Namespace) -> int:
     from jaxfuse.io.atomic import OutputError, clean_stale_temporaries, refuse_overwriting_inputs
-    from jaxfuse.io.images import read_pair, write_png
+    from jaxfuse.io.images import read_pair
 
     if args.out is None:
         raise UsageError("fuse MRI PET needs -o OUT.png")
@@ -277,6 +277,13 @@ def _run_fuse_single(args: argparse.Namespace) -> int:
         raise OutputError(args.out, f"folder {args.out.parent} does not exist")
     clean_stale_temporaries(args.out.parent)
     mri, pet = read_pair(args.mri, args.pet, resize=resize, max_pixels=args.max_pixels)
+    return fuse_one_and_write(args, fuse_batch, mri, pet)
+
+
+def fuse_one_and_write(args: argparse.Namespace, fuse_batch, mri: np.ndarray, pet: np.ndarray) -> int:
+    """Fuses one read pair with ``fuse_batch`` and writes ``args.out`` (the 2-D and scalar-PET paths)."""
+    from jaxfuse.io.images import write_png
+
     try:
         fused = np.asarray(fuse_batch(mri[None], pet[None]))[0]
     except ValueError as error:  # a size the method cannot take

@@ -318,7 +318,7 @@ def _run_scalar_pair(args: argparse.Namespace) -> int:
     import numpy as np
 
     from jaxfuse.cli import _resize
-    from jaxfuse.io.images import ImageError, read_pair, write_png
+    from jaxfuse.io.images import ImageError, read_pair
     from jaxfuse.methods import batch_fuser
     from jaxfuse.volume.colormap import window
     from jaxfuse.volume.windows import colour_scalar_image, resolve_window
@@ -337,13 +337,9 @@ def _run_scalar_pair(args: argparse.Namespace) -> int:
     if args.mri_window is not None:  # else the MRI keeps the 2-D contract (uint8 / 255, ...)
         low, high = resolve_window(mri, args.mri_window)
         mri = window(np.asarray(mri, np.float32), low=low, high=high)
-    try:
-        fused = np.asarray(fuse_batch(mri[None], coloured[None]))[0]
-    except ValueError as error:  # a size the method cannot take
-        raise _cli_error(f"{args.pet}: {error}") from None
-    write_png(args.out, fused, compress_level=args.png_level)
-    print(f"wrote {args.out}")
-    return 0
+    from jaxfuse.cli import fuse_one_and_write
+
+    return fuse_one_and_write(args, fuse_batch, mri, coloured)
 
 
 def run(args: argparse.Namespace) -> int:
