@@ -20,7 +20,7 @@ import warnings
 
 import numpy as np
 
-__all__ = ["main", "build_parser", "EXIT_INPUT", "EXIT_USAGE", "EXIT_OUTPUT"]
+__all__ = ["main", "build_parser", "EXIT_INPUT", "EXIT_USAGE", "EXIT_OUTPUT", "fuse_one_and_write"]
 
 _PROG = "jaxfuse"
 EXIT_INPUT, EXIT_USAGE, EXIT_OUTPUT, EXIT_INTERRUPTED = 1, 2, 3, 130
