@@ -16,6 +16,7 @@ package). Public API::
 """
 
 from jaxfuse import metrics, multiscale, nn, parallel
+from jaxfuse import multiscale as transforms  # the package: dwt2, TRANSFORMS, ...
 from jaxfuse.core.color import (
     hsi_to_rgb,
     ihs_linear_to_rgb,
@@ -33,7 +34,7 @@ from jaxfuse.core.pixel_weights import normalise_features, reduce_features
 from jaxfuse.core.units import to_unit_float
 from jaxfuse.io.images import ImageError, read_functional, read_image, read_mri, write_png
 from jaxfuse.methods import METHODS, FusionMethod, fuse_with
-from jaxfuse.multiscale import contourlet, curvelet, nsct, transforms
+from jaxfuse.multiscale import contourlet, curvelet, nsct
 
 __version__ = "0.1.0"
 

@@ -31,16 +31,7 @@ from jax.typing import ArrayLike
 
 from jaxfuse._batching import output_is_uint8, run_batched
 from jaxfuse.core.fusion import DEFAULT_A, DEFAULT_B, IntensityRule, fuse, rule_kernel
-from jaxfuse.multiscale.contourlet import CONTOURLET
-from jaxfuse.multiscale.curvelet import CURVELET
-from jaxfuse.multiscale.nsct import NSCT
-from jaxfuse.multiscale.transforms import TRANSFORMS, fuse_multiscale
-
-# Transforms defined in their own modules join the transform registry here, where every method is
-# assembled (importing them from jaxfuse.transforms would be circular).
-TRANSFORMS.setdefault("curvelet", CURVELET)
-TRANSFORMS.setdefault("contourlet", CONTOURLET)
-TRANSFORMS.setdefault("nsct", NSCT)
+from jaxfuse.multiscale.rule import fuse_multiscale
 
 __all__ = ["FusionMethod", "METHODS", "method_names", "fuse_with", "batch_fuser"]
 

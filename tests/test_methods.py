@@ -63,7 +63,7 @@ def test_method_matches_numpy(method, pairs):
 
 
 def test_laplacian_method_is_the_transform_rule_in_the_intensity(pairs):
-    from jaxfuse.multiscale.transforms import fuse_laplacian
+    from jaxfuse.multiscale import fuse_laplacian
 
     mri, pet = pairs
     got = np.asarray(fuse_with(mri[:1], pet[:1], method="laplacian"))

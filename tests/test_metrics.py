@@ -35,6 +35,7 @@ from skimage.measure import shannon_entropy
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
 from jaxfuse import metrics as mt
+from jaxfuse.metrics import table
 
 TOL = {
     "gray": dict(rtol=1e-6, atol=1e-4),
@@ -418,9 +419,9 @@ def test_jit_matches_eager(rand):
 def test_no_recompile(rand):
     f, m, p = rand
     mt.evaluate_all(f, m, p)
-    before = mt._evaluate_all_jit._cache_size()
+    before = table._evaluate_all_jit._cache_size()
     mt.evaluate_all(f[::-1].copy(), m[::-1].copy(), p[::-1].copy())
-    assert mt._evaluate_all_jit._cache_size() == before
+    assert table._evaluate_all_jit._cache_size() == before
 
 
 def test_invariants(rand):

@@ -201,7 +201,7 @@ def _same_path(output: pathlib.Path, source: pathlib.Path) -> bool:
             return True
     except OSError:
         pass
-    return output.resolve() == source.resolve()
+    return os.path.realpath(output) == os.path.realpath(source)  # realpath, unlike resolve, never raises on a link loop
 
 
 def refuse_overwriting_inputs(output: os.PathLike | str, inputs: Iterable[os.PathLike | str], *, what: str = "output") -> None:

@@ -128,7 +128,7 @@ def _read_header(path: pathlib.Path) -> _Slice:
             raise ImageError(path, f"has {ds.SamplesPerPixel} samples per pixel; need a scalar (gray) image")
         missing = [tag for tag in ("SeriesInstanceUID", "Rows", "Columns", "ImageOrientationPatient", "ImagePositionPatient", "PixelSpacing") if ds.get(tag) in (None, "")]
         if missing:
-            raise ImageError(path, f"lacks {', '.join(missing)}; cannot place the slice in space")
+            raise ImageError(path, f"lacks {', '.join(missing)}; cannot place the slice in space (damaged, or not an image slice)")
         thickness = ds.get("SpacingBetweenSlices") or ds.get("SliceThickness")
         record = _Slice(
             path=path,

@@ -23,6 +23,7 @@ from __future__ import annotations
 import errno
 import os
 import pathlib
+import re
 import stat
 from typing import BinaryIO, Literal
 
@@ -163,7 +164,9 @@ def _read_pillow(path: pathlib.Path, handle: BinaryIO, max_pixels: int) -> np.nd
     try:
         image = Image.open(handle)  # reads the header only
     except Image.DecompressionBombError as error:
-        raise ImageError(path, f"declares too many pixels, over Pillow's decompression bomb limit ({error})") from None
+        declared = re.search(r"\((\d+) pixels\)", str(error))
+        count = f"{int(declared[1]):,} pixels" if declared else "too many pixels"
+        raise ImageError(path, f"declares {count}, over Pillow's decompression bomb limit (refused before decoding)") from None
     with image:
         width, height = image.size
         _check_pixels(path, height, width, max_pixels)

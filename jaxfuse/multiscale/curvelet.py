@@ -5,61 +5,44 @@ spectrum into a coarse isotropic low-pass, ``levels - 1`` curvelet scales cut in
 wedges, and an isotropic ("wavelet") finest scale. The squared windows sum to one at every
 frequency, so ``sum |c|**2 == ||x||**2`` and the inverse is the adjoint. Each wedge's windowed
 spectrum is *wrapped* (periodised) into a small rectangle around the origin and brought back to
-space with an inverse FFT, as in the paper's "wrapping" algorithm.
+space with an inverse FFT, as in the paper's "wrapping" algorithm. The tiling itself (radial and
+angular windows, wedge order and angles, wrapping rectangles) is built in NumPy by
+:mod:`jaxfuse.multiscale.curvelet_plan`, whose docstring states its conventions.
 
-Conventions:
-  * Scales: ``levels + 1`` in all (CurveLab's ``nbscales = levels + 1``): scale 0 is the coarse
+Scales:
+    ``levels + 1`` in all (CurveLab's ``nbscales = levels + 1``): scale 0 is the coarse
     low-pass, scales ``1 .. levels - 1`` are curvelet scales, scale ``levels`` (finest) is
     isotropic (CurveLab's "wavelets at the finest scale"). ``levels=4`` gives the 4
     decomposition levels of the fusion literature, like ``dwt2(levels=4)``.
-  * Radial windows (the paper's Cartesian coronae): with the profile ``phi`` equal to 1 on
-    ``|t| <= 1/2``, 0 on ``|t| >= 1`` and Meyer's polynomial in between, ``P_c(w) =
-    phi(w0 / c) phi(w1 / c)`` on normalised frequencies ``w_i = 2 k_i / N_i`` in [-1, 1); scale
-    ``s`` uses ``c_s = 2 ** (s - levels)``: coarse ``P_{c_1}``, curvelet scale ``s`` is
-    ``sqrt(P_{c_{s+1}}**2 - P_{c_s}**2)``, finest ``sqrt(1 - P_1**2)``.
-  * Angles: curvelet scale ``s`` (1-based) has ``angles * 2 ** ceil((s - 1) / 2)`` wedges:
-    ``angles`` at the second-coarsest scale, doubled at the next and every second scale after
-    (16, 32, 32, 64, ... for ``angles=16``). Wedges are equispaced in slope along each side of
-    the square (a quarter of them per side, so ``angles`` must be a multiple of 4); each
-    angular window is flat over the middle half of its wedge and rolls off into its neighbours
-    over a quarter wedge on each side. Within a scale the wedges are ordered by their
-    frequency-direction angle (``CurveletLayout.wedge_angles``), measured in radians in
-    [0, 2 pi) from the +x (column) axis towards +y (increasing row index): a grating
-    ``cos(2 pi f (x cos(t) + y sin(t)))`` lives in the wedges at ``t`` and ``t + pi``.
-  * Wrapping: the wedges of a scale whose centre lies on the east/west sides share one
-    rectangle ``[L0, L1]`` (``L1`` spans the wedge's radial extent along axis 1, ``L0`` its
-    widest extent along axis 0 within one column), the north/south wedges the transposed
-    construction; both are computed from the sampled window supports, so every image size
-    works and the periodisation is one-to-one on each wedge's support.
-  * dtypes: curvelet wedges are complex (complex64 for float32 input, complex128 for float64
-    under ``jax.enable_x64``); the coarse and finest bands of a real image are real (their
-    windows are even), stored in the input's float dtype. The inverse returns the real part:
-    for real coefficients of a real image the reconstruction is real up to rounding, and
+
+dtypes:
+    Curvelet wedges are complex (complex64 for float32 input, complex128 for float64 under
+    ``jax.enable_x64``); the coarse and finest bands of a real image are real (their windows are
+    even), stored in the input's float dtype. The inverse returns the real part: for real
+    coefficients of a real image the reconstruction is real up to rounding, and
     ``inverse = Re(T^*)`` is exactly the adjoint of the forward map seen as a real-linear map
     (real inner product ``Re <u, v>`` on the coefficients).
 
-Image contract: one single-channel float image ``[H, W]`` per call (batch with ``jax.vmap``);
-options are static Python ints; all index maps are NumPy constants built once per
-``(shape, levels, angles)``, so the transform is jit-able, vmap-able and differentiable.
+Image contract: :mod:`jaxfuse.multiscale.base`; options are static Python ints; all index maps are
+NumPy constants built once per ``(shape, levels, angles)``, so the transform is jit-able,
+vmap-able and differentiable.
 
 References:
-  E. J. Candes, L. Demanet, D. L. Donoho and L. Ying, "Fast discrete curvelet transforms",
-  Multiscale Model. Simul. 5(3):861-899, 2006.
-  Y. Meyer, "Ondelettes et operateurs I", Hermann, 1990 (the auxiliary polynomial ``nu``).
+    E. J. Candes, L. Demanet, D. L. Donoho and L. Ying, "Fast discrete curvelet transforms",
+    Multiscale Model. Simul. 5(3):861-899, 2006.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import functools
-import math
-from typing import Any, NamedTuple
+from typing import Any
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
-from jaxfuse.multiscale.transforms import MultiscaleTransform
+from jaxfuse.multiscale.base import MultiscaleTransform, as_image, check_levels, lowpass_field
+from jaxfuse.multiscale.curvelet_plan import CurveletLayout, curvelet_plan
 
 __all__ = [
     "CURVELET",
@@ -70,29 +53,6 @@ __all__ = [
 ]
 
 
-class CurveletLayout(NamedTuple):
-    """Static description of a curvelet decomposition (hashable; pytree metadata).
-
-    Attributes:
-      shape: image shape ``(H, W)``.
-      levels: decomposition levels (``levels + 1`` scales).
-      angles: wedges at the second-coarsest scale.
-      coarse_shape: shape of the coarse band.
-      wedge_counts: number of wedges of each curvelet scale, coarsest first.
-      wedge_angles: per curvelet scale, the frequency-direction angle of each wedge's centre,
-        radians in [0, 2 pi), ascending (see the module docstring for the axes).
-      wedge_shapes: per curvelet scale, the shape of each wedge's coefficient array.
-    """
-
-    shape: tuple[int, int]
-    levels: int
-    angles: int
-    coarse_shape: tuple[int, int]
-    wedge_counts: tuple[int, ...]
-    wedge_angles: tuple[tuple[float, ...], ...]
-    wedge_shapes: tuple[tuple[tuple[int, int], ...], ...]
-
-
 @functools.partial(jax.tree_util.register_dataclass, data_fields=["coarse", "detail", "fine"],
                    meta_fields=["layout"])
 @dataclasses.dataclass(frozen=True)
@@ -100,12 +60,12 @@ class CurveletCoefficients:
     """Curvelet coefficients of one image: a pytree whose static part is its layout.
 
     Attributes:
-      coarse: ``layout.coarse_shape`` real array, the isotropic low-pass band (``None`` in the
-        high-pass half returned by the fusion ``split``).
-      detail: ``detail[s][l]``, complex array of shape ``layout.wedge_shapes[s][l]``: wedge
-        ``l`` (angle ``layout.wedge_angles[s][l]``) of curvelet scale ``s``, coarsest first.
-      fine: ``[H, W]`` real array, the isotropic finest scale.
-      layout: the :class:`CurveletLayout` (static pytree metadata).
+        coarse: ``layout.coarse_shape`` real array, the isotropic low-pass band (``None`` in the
+            high-pass half returned by the fusion ``split``).
+        detail: ``detail[s][l]``, complex array of shape ``layout.wedge_shapes[s][l]``: wedge
+            ``l`` (angle ``layout.wedge_angles[s][l]``) of curvelet scale ``s``, coarsest first.
+        fine: ``[H, W]`` real array, the isotropic finest scale.
+        layout: the :class:`CurveletLayout` (static pytree metadata).
     """
 
     coarse: Any
@@ -114,208 +74,11 @@ class CurveletCoefficients:
     layout: CurveletLayout
 
 
-# --------------------------------------------------------------------------------------------
-# Windows (NumPy, float64, built once per shape)
-# --------------------------------------------------------------------------------------------
-
-
-def _nu(t: np.ndarray) -> np.ndarray:
-    """Meyer's auxiliary polynomial: 0 for t <= 0, 1 for t >= 1, nu(t) + nu(1 - t) = 1."""
-    t = np.clip(t, 0.0, 1.0)
-    return t**4 * (35 - 84 * t + 70 * t**2 - 20 * t**3)
-
-
-def _phi(t: np.ndarray) -> np.ndarray:
-    """The paper's 1-D low-pass profile: 1 on |t| <= 1/2, 0 on |t| >= 1, smooth between."""
-    a = np.abs(t)
-    return np.where(a < 1, np.cos(0.5 * np.pi * _nu(2 * a - 1)), 0.0)
-
-
-def _lowpass(x0: np.ndarray, x1: np.ndarray, c: float) -> np.ndarray:
-    return _phi(x0 / c) * _phi(x1 / c)
-
-
-def _pseudo_angle(x0: np.ndarray, x1: np.ndarray) -> np.ndarray:
-    """Position along the unit square's boundary, [0, 8), counter-clockwise from the +x axis.
-
-    East side (|x0| <= x1): the slope x0 / x1 in [-1, 1]; north: 2 - x1 / x0; west:
-    4 + x0 / x1; south: 6 - x1 / x0 (taken mod 8). Continuous across the diagonals.
-    """
-    horizontal = np.abs(x1) >= np.abs(x0)
-    s1 = np.where(x1 == 0, 1.0, x1)
-    s0 = np.where(x0 == 0, 1.0, x0)
-    tau = np.where(horizontal, np.where(x1 > 0, x0 / s1, 4 + x0 / s1),
-                   np.where(x0 > 0, 2 - x1 / s0, 6 - x1 / s0))
-    return np.mod(tau, 8.0)
-
-
-def _angle_of(tau: float) -> float:
-    """Frequency-direction angle in [0, 2 pi) of the square-boundary position ``tau``."""
-    t = (tau + 1) % 8 - 1
-    if t < 1:
-        x1, x0 = 1.0, t
-    elif t < 3:
-        x1, x0 = 2 - t, 1.0
-    elif t < 5:
-        x1, x0 = -1.0, 4 - t
-    else:
-        x1, x0 = t - 6, -1.0
-    return math.atan2(x0, x1) % (2 * math.pi)
-
-
-def _angular_window(tau: np.ndarray, start: float, width: float) -> np.ndarray:
-    """Wedge ``[start, start + width]`` of the pseudo-angle; flat over its middle half.
-
-    Neighbouring windows overlap over ``2 * delta`` (``delta = width / 4``) and the squares of
-    a rising and the matching falling edge sum to 1 (sin**2 + cos**2).
-    """
-    delta = width / 4
-    d = np.mod(tau - start + delta, 8.0)
-    rise = np.sin(0.5 * np.pi * _nu(d / (2 * delta)))
-    fall = np.cos(0.5 * np.pi * _nu((d - width) / (2 * delta)))
-    return np.where(d < 2 * delta, rise,
-                    np.where(d <= width, 1.0, np.where(d < width + 2 * delta, fall, 0.0)))
-
-
-def _wedge_counts(levels: int, angles: int) -> tuple[int, ...]:
-    return tuple(angles * 2 ** math.ceil((s - 1) / 2) for s in range(1, levels))
-
-
-# --------------------------------------------------------------------------------------------
-# The plan: gather indices and weights of every wrapped rectangle
-# --------------------------------------------------------------------------------------------
-
-
-class _Plan(NamedTuple):
-    layout: CurveletLayout
-    src: np.ndarray  # int32 [M]: flat DFT-grid index read into each wrapped slot
-    weight: np.ndarray  # float64 [M]: window value of that slot (0 for an empty slot)
-    blocks: tuple[tuple[int, int, int, int], ...]  # (offset, count, L0, L1); block 0 = coarse
-    members: tuple[tuple[tuple[int, int], ...], ...]  # per block >= 1: (scale, wedge) per slot
-    fine: np.ndarray  # float64 [H, W]: finest-scale window
-
-
-def _wrap(k0: np.ndarray, k1: np.ndarray, l0: int, l1: int) -> np.ndarray:
-    """Flat index in the ``[l0, l1]`` rectangle of frequencies ``(k0, k1)`` taken mod (l0, l1)."""
-    dest = np.mod(k0, l0) * l1 + np.mod(k1, l1)
-    if np.unique(dest).size != dest.size:  # internal invariant of the extents below
-        raise AssertionError("curvelet wrapping is not one-to-one")
-    return dest
-
-
-def _column_extent(along: np.ndarray, across: np.ndarray) -> int:
-    """Largest extent of ``along`` among points sharing one value of ``across``."""
-    _, inv = np.unique(across, return_inverse=True)
-    lo = np.full(inv.max() + 1, np.iinfo(np.int64).max)
-    hi = np.full(inv.max() + 1, np.iinfo(np.int64).min)
-    np.minimum.at(lo, inv, along)
-    np.maximum.at(hi, inv, along)
-    return int((hi - lo).max()) + 1
-
-
-@functools.lru_cache(maxsize=32)
-def _plan(shape: tuple[int, int], levels: int, angles: int) -> _Plan:
-    n0, n1 = shape
-    k0 = np.rint(np.fft.fftfreq(n0) * n0).astype(np.int64)
-    k1 = np.rint(np.fft.fftfreq(n1) * n1).astype(np.int64)
-    g0, g1 = np.meshgrid(k0, k1, indexing="ij")
-    x0, x1 = 2.0 * g0 / n0, 2.0 * g1 / n1
-    flat = np.mod(g0, n0) * n1 + np.mod(g1, n1)
-    tau = _pseudo_angle(x0, x1)
-    low = {s: _lowpass(x0, x1, 2.0 ** (s - levels)) for s in range(1, levels + 1)}
-
-    srcs, weights, blocks, members = [], [], [], []
-    offset = 0
-
-    def add_block(items, l0, l1):  # items: list of (mask, window, member)
-        nonlocal offset
-        src = np.zeros((len(items), l0 * l1), np.int64)
-        wt = np.zeros((len(items), l0 * l1))
-        for i, (mask, win, _) in enumerate(items):
-            dest = _wrap(g0[mask], g1[mask], l0, l1)
-            src[i, dest] = flat[mask]
-            wt[i, dest] = win[mask]
-        srcs.append(src.ravel())
-        weights.append(wt.ravel())
-        blocks.append((offset, len(items), l0, l1))
-        members.append(tuple(item[2] for item in items))
-        offset += src.size
-
-    # Coarse band: wrapped into the bounding box of its support.
-    coarse = low[1]
-    mask = coarse > 0
-    coarse_shape = (int(np.ptp(g0[mask])) + 1, int(np.ptp(g1[mask])) + 1)
-    add_block([(mask, coarse, None)], *coarse_shape)
-
-    counts = _wedge_counts(levels, angles)
-    all_angles, all_shapes = [], []
-    for s, n in enumerate(counts, start=1):
-        radial = np.sqrt(np.clip(low[s + 1] ** 2 - low[s] ** 2, 0.0, None))
-        width = 8.0 / n
-        wedges = []
-        for m in range(n):
-            start = -1 + m * width
-            centre = start + width / 2
-            win = radial * _angular_window(tau, start, width)
-            mask = win > 0
-            if not mask.any():
-                raise ValueError(
-                    f"curvelet_transform: image shape {shape} is too small for levels={levels}, "
-                    f"angles={angles}: wedge {m} of curvelet scale {s} has no frequency support; "
-                    "use a larger image, fewer levels or fewer angles")
-            horizontal = -1 < centre < 1 or 3 < centre < 5
-            wedges.append((_angle_of(centre), horizontal, mask, win))
-        order = sorted(range(n), key=lambda m: wedges[m][0])
-        rank = {m: r for r, m in enumerate(order)}
-        shapes = [None] * n
-        for family in (True, False):
-            ids = [m for m in range(n) if wedges[m][1] == family]
-            # Radial axis 1 for east/west wedges, axis 0 for north/south ones.
-            radial_axis, angular_axis = (g1, g0) if family else (g0, g1)
-            l_rad = max(int(np.ptp(radial_axis[wedges[m][2]])) + 1 for m in ids)
-            l_ang = max(_column_extent(angular_axis[wedges[m][2]], radial_axis[wedges[m][2]])
-                        for m in ids)
-            l0, l1 = (l_ang, l_rad) if family else (l_rad, l_ang)
-            add_block([(wedges[m][2], wedges[m][3], (s - 1, rank[m])) for m in ids], l0, l1)
-            for m in ids:
-                shapes[rank[m]] = (l0, l1)
-        all_angles.append(tuple(wedges[m][0] for m in order))
-        all_shapes.append(tuple(shapes))
-
-    layout = CurveletLayout(shape=tuple(shape), levels=levels, angles=angles,
-                            coarse_shape=coarse_shape, wedge_counts=counts,
-                            wedge_angles=tuple(all_angles), wedge_shapes=tuple(all_shapes))
-    fine = np.sqrt(np.clip(1.0 - low[levels] ** 2, 0.0, None))
-    return _Plan(layout, np.concatenate(srcs).astype(np.int32), np.concatenate(weights),
-                 tuple(blocks), tuple(members), fine)
-
-
-# --------------------------------------------------------------------------------------------
-# Validation
-# --------------------------------------------------------------------------------------------
-
-
 def _check_options(levels: Any, angles: Any) -> tuple[int, int]:
-    if isinstance(levels, bool) or not isinstance(levels, int) or levels < 1:
-        raise ValueError(f"levels must be a positive Python int; got {levels!r}")
+    levels = check_levels(levels)
     if isinstance(angles, bool) or not isinstance(angles, int) or angles < 4 or angles % 4:
         raise ValueError(f"angles must be a Python int, a positive multiple of 4; got {angles!r}")
     return levels, angles
-
-
-def _as_image(x: Any) -> jax.Array:
-    x = jnp.asarray(x)
-    if x.ndim != 2:
-        raise ValueError(f"image must be one single-channel image [H, W] (batch with jax.vmap); "
-                         f"got shape {x.shape}")
-    if not jnp.issubdtype(x.dtype, jnp.floating):
-        raise TypeError(f"image must have a float dtype; got {x.dtype} (convert at the edge)")
-    return x
-
-
-# --------------------------------------------------------------------------------------------
-# Forward and inverse
-# --------------------------------------------------------------------------------------------
 
 
 def curvelet_transform(image: jax.typing.ArrayLike, *, levels: int = 4,
@@ -327,32 +90,32 @@ def curvelet_transform(image: jax.typing.ArrayLike, *, levels: int = 4,
     is wrapped into its bounding box; the finest band is ``ifft2(F * window)`` at full size.
 
     Args:
-      image: ``[H, W]`` float image, any size (odd, non-square) large enough that every wedge
-        has frequency support (``H, W >= 16`` for the defaults; smaller raises ValueError).
-      levels: decomposition levels (static int >= 1): ``levels + 1`` scales, of which
-        ``levels - 1`` are curvelet scales.
-      angles: wedges at the second-coarsest scale (static positive multiple of 4), doubled at
-        the next scale and every second scale after.
+        image: ``[H, W]`` float image, any size (odd, non-square) large enough that every wedge
+            has frequency support (``H, W >= 16`` for the defaults; smaller raises ValueError).
+        levels: decomposition levels (static int >= 1): ``levels + 1`` scales, of which
+            ``levels - 1`` are curvelet scales.
+        angles: wedges at the second-coarsest scale (static positive multiple of 4), doubled at
+            the next scale and every second scale after.
 
     Returns:
-      A :class:`CurveletCoefficients`: real ``coarse`` and ``fine`` bands of ``image``'s
-      dtype, complex wedges (complex64 for float32). ``sum |c|**2 == sum image**2``.
+        A :class:`CurveletCoefficients`: real ``coarse`` and ``fine`` bands of ``image``'s
+        dtype, complex wedges (complex64 for float32). ``sum |c|**2 == sum image**2``.
 
     Raises:
-      ValueError: ``image`` is not 2-D, is too small, or an option is invalid.
-      TypeError: ``image`` is not a float array.
+        ValueError: ``image`` is not 2-D, is too small, or an option is invalid.
+        TypeError: ``image`` is not a float array.
 
     Example:
-      >>> import jax.numpy as jnp
-      >>> c = curvelet_transform(jnp.ones((256, 256)))
-      >>> c.layout.wedge_counts, c.coarse.shape, c.fine.shape, c.detail[0][0].dtype
-      ((16, 32, 32), (31, 31), (256, 256), dtype('complex64'))
+        >>> import jax.numpy as jnp
+        >>> c = curvelet_transform(jnp.ones((256, 256)))
+        >>> c.layout.wedge_counts, c.coarse.shape, c.fine.shape, c.detail[0][0].dtype
+        ((16, 32, 32), (31, 31), (256, 256), dtype('complex64'))
 
     References:
-      Candes, Demanet, Donoho & Ying, Multiscale Model. Simul. 5(3):861-899, 2006.
+        Candes, Demanet, Donoho & Ying, Multiscale Model. Simul. 5(3):861-899, 2006.
     """
-    x = _as_image(image)
-    plan = _plan(tuple(x.shape), *_check_options(levels, angles))
+    x = as_image(image)
+    plan = curvelet_plan(tuple(x.shape), *_check_options(levels, angles))
     spectrum = jnp.fft.fft2(x, norm="ortho")
     gathered = spectrum.reshape(-1).at[plan.src].get(mode="promise_in_bounds")
     gathered = gathered * jnp.asarray(plan.weight, x.dtype)
@@ -375,26 +138,26 @@ def inverse_curvelet_transform(coeffs: CurveletCoefficients) -> jax.Array:
     its window and added (unwrapped) at its frequencies; the sum goes back with ``ifft2``.
 
     Args:
-      coeffs: a :class:`CurveletCoefficients` (all shape information is in ``coeffs.layout``).
+        coeffs: a :class:`CurveletCoefficients` (all shape information is in ``coeffs.layout``).
 
     Returns:
-      ``[H, W]`` real image, the real part of the adjoint (float32 for complex64 wedges).
-      For the coefficients of a real image it is that image up to rounding.
+        ``[H, W]`` real image, the real part of the adjoint (float32 for complex64 wedges).
+        For the coefficients of a real image it is that image up to rounding.
 
     Raises:
-      ValueError: an array's shape does not match ``coeffs.layout``.
+        ValueError: an array's shape does not match ``coeffs.layout``.
 
     Example:
-      >>> import jax.numpy as jnp
-      >>> x = jnp.linspace(0, 1, 64 * 48).reshape(64, 48)
-      >>> y = inverse_curvelet_transform(curvelet_transform(x, levels=3))
-      >>> bool(jnp.allclose(x, y, atol=1e-5))
-      True
+        >>> import jax.numpy as jnp
+        >>> x = jnp.linspace(0, 1, 64 * 48).reshape(64, 48)
+        >>> y = inverse_curvelet_transform(curvelet_transform(x, levels=3))
+        >>> bool(jnp.allclose(x, y, atol=1e-5))
+        True
     """
     if not isinstance(coeffs, CurveletCoefficients):
         raise TypeError(f"coeffs must be CurveletCoefficients; got {type(coeffs).__name__}")
     layout = coeffs.layout
-    plan = _plan(layout.shape, layout.levels, layout.angles)
+    plan = curvelet_plan(layout.shape, layout.levels, layout.angles)
     coarse, fine = jnp.asarray(coeffs.coarse), jnp.asarray(coeffs.fine)
     detail = [[jnp.asarray(w) for w in scale] for scale in coeffs.detail]
     got = ([coarse.shape, fine.shape], [[w.shape for w in scale] for scale in detail])
@@ -417,22 +180,12 @@ def inverse_curvelet_transform(coeffs: CurveletCoefficients) -> jax.Array:
     return jnp.fft.ifft2(spectrum, norm="ortho").real
 
 
-# --------------------------------------------------------------------------------------------
-# Plug-in for the classic multiscale fusion rule
-# --------------------------------------------------------------------------------------------
 
+_split, _merge = lowpass_field("coarse")
 
-def _split(coeffs: CurveletCoefficients) -> tuple[Any, CurveletCoefficients]:
-    """(coarse band, everything else): the high-pass half keeps the layout, coarse=None."""
-    return coeffs.coarse, dataclasses.replace(coeffs, coarse=None)
-
-
-def _merge(low: Any, high: CurveletCoefficients) -> CurveletCoefficients:
-    return dataclasses.replace(high, coarse=low)
-
-
-#: The curvelet transform for :func:`jaxfuse.multiscale.transforms.fuse_multiscale`: the coarse band is
+#: The curvelet transform for :func:`jaxfuse.multiscale.fuse_multiscale`: the coarse band is
 #: averaged, wedges and the finest band keep the larger-magnitude coefficient (``jnp.abs``,
-#: complex magnitude for the wedges); the inverse returns a real image.
+#: complex magnitude for the wedges); the inverse returns a real image. The high-pass half of
+#: ``split`` keeps the layout, with ``coarse=None``.
 CURVELET = MultiscaleTransform(forward=curvelet_transform, inverse=inverse_curvelet_transform,
                                split=_split, merge=_merge)

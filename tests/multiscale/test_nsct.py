@@ -20,7 +20,7 @@ from jaxfuse.multiscale.nsct import (
     nsct_filters,
     nsct_orientations,
 )
-from jaxfuse.multiscale.transforms import fuse_multiscale
+from jaxfuse.multiscale.rule import fuse_multiscale
 
 # One compiled forward/inverse per (shape, dtype), shared by all tests.
 forward = jax.jit(nsct, static_argnames=("levels", "directions"))

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from jaxfuse.multiscale.curvelet import CURVELET, CurveletCoefficients, curvelet_transform, inverse_curvelet_transform
-from jaxfuse.multiscale.transforms import fuse_coefficients, fuse_multiscale
+from jaxfuse.multiscale.rule import fuse_coefficients, fuse_multiscale
 
 # One compiled forward/inverse per (shape, dtype), shared by all tests.
 forward = jax.jit(curvelet_transform, static_argnames=("levels", "angles"))

@@ -11,8 +11,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from jaxfuse import multiscale as T
 from jaxfuse.multiscale import contourlet as C
-from jaxfuse.multiscale import transforms as T
 
 # jax 0.10 has jax.enable_x64 (a context manager); older releases had it in jax.experimental.
 enable_x64 = getattr(jax, "enable_x64", None)
