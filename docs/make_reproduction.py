@@ -1117,7 +1117,7 @@ def write_document(ctx: dict, path: pathlib.Path) -> None:
                                        + [f"{n}: {e}" for n, e in d["evaluation"].failures]))
         A("")
     extras = [m for m in main["per_pair"] if not METHODS[m].paper_row]
-    A("Extra metrics (the field's standard suite; conventions in `jaxfuse/metrics.py`): SD, SF, PSNR and SSIM "
+    A("Extra metrics (the field's standard suite; conventions in `jaxfuse/metrics/`): SD, SF, PSNR and SSIM "
       "(mean of the fused gray against the MRI and against the PET gray), Qabf, SCD, VIF (sum over both "
       "sources). Extra methods without a row in Table 1: " + ", ".join(f"`{m}`" for m in extras)
       + " (the paper describes its \"CNN\" baseline — VGG19 weights without A, B — and the Laplacian pyramid "

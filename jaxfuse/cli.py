@@ -17,7 +17,7 @@ import warnings
 
 import numpy as np
 
-__all__ = ["main", "build_parser", "EXIT_INPUT", "EXIT_USAGE", "EXIT_OUTPUT"]
+__all__ = ["main", "build_parser", "EXIT_INPUT", "EXIT_USAGE", "EXIT_OUTPUT", "fuse_one_and_write"]
 
 _PROG = "jaxfuse"
 EXIT_INPUT, EXIT_USAGE, EXIT_OUTPUT, EXIT_INTERRUPTED = 1, 2, 3, 130
@@ -28,6 +28,8 @@ accepted inputs:
   .npy (format 1.0/2.0, no pickles); uint8, uint16, or float in [0, 1]; at least 3x3. The MRI must
   be gray (RGB with three equal channels counts as gray); the functional image RGB or gray.
   Folder mode reads *.png *.tif *.tiff *.bmp *.jpg *.jpeg *.npy and pairs them by file name.
+  Volumes: .nii/.nii.gz files or folders holding one DICOM series (see the volume options; -o is
+  then a .nii/.nii.gz file); folder mode pairs NAME.nii(.gz) and NAME/ by NAME.
 
 limits:
   each input at most --max-pixels pixels (default 4096x4096), checked from the file's header
@@ -200,11 +202,10 @@ def build_parser() -> argparse.ArgumentParser:
     _progress_option(evaluate)
 
     demo = sub.add_parser(
-        "demo",
-        help="fuse the built-in sample (an MNI152 volume pair; --2d: the synthetic 2-D pair)",
+        "demo", help="fuse the built-in sample (an MNI152 volume pair; --2d: the synthetic 2-D pair)",
         description="Fuse the volume sample shipped with jaxfuse (MNI152 T1 2 mm + a simulated FDG PET) and write "
         "fused.nii.gz and montage.png; with --2d, the synthetic 2-D pair: fused.png and side_by_side.png.",
-    )
+    )  # fmt: skip
     demo.add_argument("--out-dir", type=pathlib.Path, default=pathlib.Path("jaxfuse-demo"), help="default ./jaxfuse-demo")
     add_demo_options(demo)
     return parser
@@ -260,7 +261,7 @@ def _failure_lines(failures) -> None:
 
 def _run_fuse_single(args: argparse.Namespace) -> int:
     from jaxfuse.io.atomic import OutputError, clean_stale_temporaries, refuse_overwriting_inputs
-    from jaxfuse.io.images import read_pair, write_png
+    from jaxfuse.io.images import read_pair
 
     if args.out is None:
         raise UsageError("fuse MRI PET needs -o OUT.png")
@@ -273,6 +274,13 @@ def _run_fuse_single(args: argparse.Namespace) -> int:
         raise OutputError(args.out, f"folder {args.out.parent} does not exist")
     clean_stale_temporaries(args.out.parent)
     mri, pet = read_pair(args.mri, args.pet, resize=resize, max_pixels=args.max_pixels)
+    return fuse_one_and_write(args, fuse_batch, mri, pet)
+
+
+def fuse_one_and_write(args: argparse.Namespace, fuse_batch, mri: np.ndarray, pet: np.ndarray) -> int:
+    """Fuses one read pair with ``fuse_batch`` and writes ``args.out`` (the 2-D and scalar-PET paths)."""
+    from jaxfuse.io.images import write_png
+
     try:
         fused = np.asarray(fuse_batch(mri[None], pet[None]))[0]
     except ValueError as error:  # a size the method cannot take
@@ -356,7 +364,7 @@ def _run_demo(args: argparse.Namespace) -> int:
 
 
 def _dispatch(args: argparse.Namespace) -> int:
-    from jaxfuse.volume import cli as volume_cli
+    from jaxfuse.volume import cli as volume_cli  # volumes, scalar functional images: jaxfuse/volume/cli.py
 
     if args.command == "demo":
         return _run_demo(args) if args.two_d else volume_cli.run_volume_demo(args)

@@ -102,8 +102,10 @@ class BatchReport:
 class Progress:
     """A one-line text progress bar on a stream (only drawn when ``enabled``)."""
 
-    def __init__(self, total: int, *, enabled: bool, stream=sys.stderr, label: str = "pairs"):
-        self.total, self.enabled, self.stream, self.label = total, enabled, stream, label
+    def __init__(self, total: int, *, enabled: bool, stream=None, label: str = "pairs"):
+        # sys.stderr looked up per bar, not once at import: it may have been replaced since.
+        self.total, self.enabled, self.label = total, enabled, label
+        self.stream = sys.stderr if stream is None else stream
         self.done = 0
         self.start = time.perf_counter()
         self._last_draw = 0.0

@@ -9,6 +9,15 @@ The contract, for every function of :mod:`jaxfuse.metrics`, stated here once:
   ``jax.enable_x64``) stays float64. :func:`as_levels` is that conversion.
 * The histogram metrics (EN, MI) first round values (half to even, like ``jnp.round``) and clip
   them to the integer levels 0..255 (:func:`quantize`); they have no useful gradient.
+
+Why :func:`as_levels` is not ``255 * to_unit_float(x)``: the package's converter to [0, 1]
+(:func:`jaxfuse.core.fusion.to_unit_float`, imported here and nowhere else in this package) divides
+uint8 by 255 and uint16 by 65535 and rejects other integer dtypes. Multiplying back by 255 does not
+give the same numbers: in float32, 126 of the 256 uint8 levels come back one ulp off (3 becomes
+3.0000002), a uint16 image would be squeezed into 0..255 instead of read as it is, and the int32 and
+bool inputs the metrics accept would raise. So integers are cast to float, never divided; float
+inputs go through ``to_unit_float``, whose float rule (float64 kept, every other float to float32,
+values unchanged) is the package's one rule.
 """
 
 from __future__ import annotations
@@ -17,6 +26,8 @@ import jax
 import jax.numpy as jnp
 from jax.typing import ArrayLike
 
+from jaxfuse.core.fusion import to_unit_float
+
 __all__ = ["LEVELS", "as_levels", "quantize"]
 
 #: Number of integer levels of the uint8 scale (0..255).
@@ -24,13 +35,27 @@ LEVELS = 256
 
 
 def as_levels(x: ArrayLike) -> jax.Array:
-    """Converts to float32, or keeps a wider float dtype (float64 under x64)."""
+    """Reads an image as float levels on the 0..255 scale, without rescaling.
+
+    Args:
+        x: any shape; any integer, bool or float dtype, values on the 0..255 scale.
+
+    Returns:
+        Same shape and values; float32, or float64 for a float64 input.
+    """
     x = jnp.asarray(x)
     if jnp.issubdtype(x.dtype, jnp.floating):
-        return x.astype(jnp.promote_types(x.dtype, jnp.float32))
+        return to_unit_float(x)  # a float image is not rescaled; only its dtype rule applies
     return x.astype(jnp.float32)
 
 
 def quantize(x: jax.Array) -> jax.Array:
-    """Rounds (half to even) and clips to the integers 0..255, as int32."""
+    """Rounds (half to even) and clips to the integer levels 0..255.
+
+    Args:
+        x: any shape, float.
+
+    Returns:
+        Same shape, int32 in 0..255.
+    """
     return jnp.clip(jnp.round(x), 0, LEVELS - 1).astype(jnp.int32)

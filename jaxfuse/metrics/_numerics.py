@@ -10,7 +10,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-__all__ = ["band_matrix", "gaussian_1d", "safe_div", "safe_sqrt", "valid_filter"]
+__all__ = ["band_matrix", "gaussian_1d", "local_moments", "safe_div", "safe_sqrt", "valid_filter"]
 
 
 def safe_div(num: jax.Array, den: jax.Array, fallback: float) -> jax.Array:
@@ -57,3 +57,21 @@ def valid_filter(kernel: jax.Array, shape: tuple[int, ...]):
         return jnp.matmul(t_h.astype(x.dtype), y, precision=hi)
 
     return apply
+
+
+def local_moments(kernel: jax.Array, x: jax.Array, y: jax.Array) -> tuple[jax.Array, ...]:
+    """Local means, variances and covariance of two images under the window ``outer(kernel, kernel)``.
+
+    Args:
+        kernel: ``[n]`` normalised 1-D window.
+        x: ``[..., H, W]`` float.
+        y: same shape as ``x``.
+
+    Returns:
+        ``(mu_x, mu_y, var_x, var_y, cov)``, each ``[..., H - n + 1, W - n + 1]`` ('valid'):
+        population moments ``E[x^2] - E[x]^2``, not clamped (rounding may leave them slightly
+        negative).
+    """
+    m = valid_filter(kernel, x.shape)(jnp.stack([x, y, x * x, y * y, x * y]))
+    mu_x, mu_y = m[0], m[1]
+    return mu_x, mu_y, m[2] - mu_x * mu_x, m[3] - mu_y * mu_y, m[4] - mu_x * mu_y

@@ -166,6 +166,11 @@ def mutual_information(
     return _per_image(one, [quantize(f), quantize(m), quantize(p)], 2)
 
 
+def _check_per_band(per_band: bool, channel_axis: int | None) -> None:
+    if per_band and channel_axis is None:
+        raise ValueError("per_band=True needs a channel axis (channel_axis is None)")
+
+
 @functools.partial(jax.jit, static_argnames=("per_band", "channel_axis",))
 def spectral_discrepancy(
     fused: ArrayLike,
@@ -198,8 +203,7 @@ def spectral_discrepancy(
         >>> float(spectral_discrepancy(jnp.ones((4, 4, 3)), jnp.zeros((4, 4, 3))))
         1.0
     """
-    if per_band and channel_axis is None:
-        raise ValueError("per_band=True needs a channel axis (channel_axis is None)")
+    _check_per_band(per_band, channel_axis)
     f, p = pair(fused, pet, channel_axis, ("fused", "pet"))
     band = jnp.mean(jnp.abs(f - p), axis=(-3, -2))
     return band if per_band else jnp.mean(band, axis=-1)
@@ -233,8 +237,7 @@ def average_gradient(
         >>> float(average_gradient(jnp.zeros((4, 4, 3))))
         0.0
     """
-    if per_band and channel_axis is None:
-        raise ValueError("per_band=True needs a channel axis (channel_axis is None)")
+    _check_per_band(per_band, channel_axis)
     x = channels_last(as_levels(image), channel_axis, "image")
     if x.shape[-3] < 2 or x.shape[-2] < 2:
         raise ValueError(f"average_gradient needs H, W >= 2, got shape {x.shape}")
@@ -276,4 +279,9 @@ def overall_performance(
     """
     d = spectral_discrepancy(fused, pet, channel_axis=channel_axis)
     ag = average_gradient(fused, channel_axis=channel_axis)
+    return _op_from(d, ag)
+
+
+def _op_from(d: jax.Array, ag: jax.Array) -> jax.Array:
+    """OP from D and AG, the D / AG assumption, stated once: +inf where AG <= eps, gradient-safe."""
     return safe_div(d, ag, jnp.inf)

@@ -13,7 +13,7 @@ import jax.numpy as jnp
 from jax.typing import ArrayLike
 
 from jaxfuse.metrics._inputs import gray_inputs
-from jaxfuse.metrics._numerics import gaussian_1d, safe_div, safe_sqrt, valid_filter
+from jaxfuse.metrics._numerics import gaussian_1d, local_moments, safe_div, safe_sqrt, valid_filter
 
 __all__ = ["QABF_CONSTANTS", "fusion_vif", "qabf", "scd", "vif"]
 
@@ -30,6 +30,11 @@ QABF_CONSTANTS: dict[str, float] = {
 
 _VIF_SIGMA_NSQ = 2.0
 _VIF_EPS = 1e-10  # the thresholds of Sheikh & Bovik's published code
+
+
+def _gray_sources(fused, source_a, source_b, channel_axis):
+    """``(F, A, B)`` as gray ``[..., H, W]`` images, by the rank rule of :func:`gray_inputs`."""
+    return gray_inputs(("fused", "source_a", "source_b"), (fused, source_a, source_b), channel_axis)
 
 
 def _sobel(x: jax.Array) -> tuple[jax.Array, jax.Array]:
@@ -116,8 +121,7 @@ def qabf(
         >>> qabf(x, x, x).shape
         ()
     """
-    f, a, b = gray_inputs(("fused", "source_a", "source_b"),
-                           (fused, source_a, source_b), channel_axis)
+    f, a, b = _gray_sources(fused, source_a, source_b, channel_axis)
     g_f, a_f = _edge_strength_orientation(f)
     g_a, a_a = _edge_strength_orientation(a)
     g_b, a_b = _edge_strength_orientation(b)
@@ -173,8 +177,7 @@ def scd(
         >>> scd(x, x, x.T).shape
         ()
     """
-    f, a, b = gray_inputs(("fused", "source_a", "source_b"),
-                           (fused, source_a, source_b), channel_axis)
+    f, a, b = _gray_sources(fused, source_a, source_b, channel_axis)
     return _correlation(f - b, a) + _correlation(f - a, b)
 
 
@@ -229,13 +232,9 @@ def vif(fused: ArrayLike, source: ArrayLike, *, channel_axis: int | None = -1) -
                 f"vif needs gray images of at least 41x41; at scale {scale} the"
                 f" image is {ref.shape[-2:]} (input shape {jnp.shape(source)})"
             )
-        moments = valid_filter(k, ref.shape)(
-            jnp.stack([ref, dist, ref * ref, dist * dist, ref * dist])
-        )
-        mu1, mu2 = moments[0], moments[1]
-        s1 = jnp.maximum(moments[2] - mu1 * mu1, 0.0)
-        s2 = jnp.maximum(moments[3] - mu2 * mu2, 0.0)
-        s12 = moments[4] - mu1 * mu2
+        _, _, s1, s2, s12 = local_moments(k, ref, dist)
+        s1 = jnp.maximum(s1, 0.0)
+        s2 = jnp.maximum(s2, 0.0)
 
         g = s12 / (s1 + _VIF_EPS)
         sv = s2 - g * s12
@@ -288,8 +287,7 @@ def fusion_vif(
         >>> round(float(fusion_vif(x, x, x)), 4)
         2.0
     """
-    f, a, b = gray_inputs(("fused", "source_a", "source_b"),
-                           (fused, source_a, source_b), channel_axis)
+    f, a, b = _gray_sources(fused, source_a, source_b, channel_axis)
     # one VIF over the stacked pair: half the program of two separate calls
     both = vif(jnp.stack([f, f]), jnp.stack([a, b]), channel_axis=None)
     return both[0] + both[1]

@@ -14,7 +14,7 @@ from jax.typing import ArrayLike
 
 from jaxfuse.metrics._inputs import channels_last, pair
 from jaxfuse.metrics._levels import as_levels
-from jaxfuse.metrics._numerics import gaussian_1d, safe_sqrt, valid_filter
+from jaxfuse.metrics._numerics import gaussian_1d, local_moments, safe_sqrt
 
 __all__ = ["psnr", "spatial_frequency", "ssim", "standard_deviation"]
 
@@ -183,11 +183,7 @@ def ssim(
 
     xa, ya = jnp.moveaxis(xa, -1, -3), jnp.moveaxis(ya, -1, -3)  # [..., C, H, W]
 
-    moments = valid_filter(k, xa.shape)(jnp.stack([xa, ya, xa * xa, ya * ya, xa * ya]))
-    mu_x, mu_y = moments[0], moments[1]
-    var_x = moments[2] - mu_x * mu_x
-    var_y = moments[3] - mu_y * mu_y
-    cov = moments[4] - mu_x * mu_y
+    mu_x, mu_y, var_x, var_y, cov = local_moments(k, xa, ya)
     dr = jnp.asarray(data_range, dtype)
     c1 = (0.01 * dr) ** 2
     c2 = (0.03 * dr) ** 2

@@ -12,8 +12,8 @@ from jax.typing import ArrayLike
 
 from jaxfuse.metrics._inputs import to_gray
 from jaxfuse.metrics._levels import as_levels
-from jaxfuse.metrics._numerics import safe_div
 from jaxfuse.metrics.paper import (
+    _op_from,
     average_gradient,
     entropy,
     mutual_information,
@@ -55,7 +55,7 @@ def _evaluate_all(fused: jax.Array, mri: jax.Array, pet: jax.Array) -> dict[str,
         "MI": mutual_information(f_gray, mri, p_gray, channel_axis=None),
         "D": d,
         "AG": ag,
-        "OP": safe_div(d, ag, jnp.inf),
+        "OP": _op_from(d, ag),
         "SD": standard_deviation(fused, channel_axis=f_axis),
         "SF": spatial_frequency(fused, channel_axis=f_axis),
         "PSNR": jnp.mean(psnr(f_pair, refs, channel_axis=None), axis=0),
@@ -102,13 +102,7 @@ def evaluate_all(fused: ArrayLike, mri: ArrayLike, pet: ArrayLike) -> dict[str, 
     if m.ndim < 2:
         raise ValueError(f"mri must be gray [..., H, W], got shape {m.shape}")
     for name, a in (("fused", f), ("pet", p)):
-        if a.ndim == m.ndim + 1:
-            if a.shape[:-1] != m.shape or a.shape[-1] != 3:
-                raise ValueError(
-                    f"{name} {a.shape} must be RGB {m.shape + (3,)} or gray {m.shape}"
-                    f" to match mri {m.shape}"
-                )
-        elif a.shape != m.shape:
+        if a.shape not in (m.shape + (3,), m.shape):
             raise ValueError(
                 f"{name} {a.shape} must be RGB {m.shape + (3,)} or gray {m.shape}"
                 f" to match mri {m.shape}"

@@ -4,8 +4,9 @@
 folder mode (``--mri-dir --pet-dir --out-dir``) pairs volumes by name (``a.nii.gz`` or a DICOM
 folder ``a/`` in each) as it pairs 2-D images; a gray 2-D functional image given with
 ``--pet-cmap`` is windowed and coloured before fusing; ``jaxfuse demo`` fuses the shipped MNI152
-sample. Problems are raised as :class:`jaxfuse.io.images.ImageError` (a file) or
-``jaxfuse.cli.CliError`` (the command), which the command line prints as one line.
+sample. Problems are raised as the command line's kinds (see :mod:`jaxfuse.cli`): an input's
+:class:`jaxfuse.io.images.ImageError` (exit 1), ``UsageError`` (exit 2), an output's
+``OutputError`` (exit 3); each is printed as one line.
 """
 
 from __future__ import annotations
@@ -75,22 +76,32 @@ def add_demo_options(parser: argparse.ArgumentParser) -> None:
 
 
 def is_volume_path(path: os.PathLike | str | None) -> bool:
-    """True for a ``.nii``/``.nii.gz`` name or an existing folder (a DICOM series)."""
+    """True for a ``.nii``/``.nii.gz`` name or an existing folder (a DICOM series) whose name does
+    not end like a 2-D image file (a folder named ``x.png`` is a mistaken 2-D input)."""
+    from jaxfuse.io.images import IMAGE_SUFFIXES
+
     if path is None:
         return False
     path = pathlib.Path(path)
-    return path.name.lower().endswith(VOLUME_SUFFIXES) or path.is_dir()
+    if path.name.lower().endswith(VOLUME_SUFFIXES):
+        return True
+    return path.is_dir() and path.suffix.lower() not in IMAGE_SUFFIXES
 
 
 def _volume_key(entry: os.DirEntry) -> str | None:
-    if entry.name.startswith("."):
-        return None
-    if entry.is_dir():
-        return entry.name
+    from jaxfuse.io.images import IMAGE_SUFFIXES
+
     lower = entry.name.lower()
-    for suffix in (".nii.gz", ".nii"):
-        if lower.endswith(suffix) and entry.is_file():
-            return entry.name[: -len(suffix)]
+    if entry.name.startswith(".") or lower.endswith(IMAGE_SUFFIXES):
+        return None  # 2-D image names (even broken links or loops) are the image pipeline's to report
+    try:
+        if entry.is_dir():
+            return entry.name
+        for suffix in (".nii.gz", ".nii"):
+            if lower.endswith(suffix) and entry.is_file():
+                return entry.name[: -len(suffix)]
+    except OSError:
+        return None
     return None
 
 
@@ -129,10 +140,24 @@ def pair_volume_folders(mri_dir, pet_dir) -> tuple[list[tuple[str, pathlib.Path,
 
 
 def _folder_has_volumes(folder: pathlib.Path | None) -> bool:
+    """A folder of volumes: it holds a NIfTI file, or no 2-D image file but a sub-folder (DICOM)."""
+    from jaxfuse.io.images import IMAGE_SUFFIXES
+
     if folder is None or not folder.is_dir():
         return False
+    images = folders = False
     with os.scandir(folder) as entries:
-        return any(_volume_key(entry) is not None for entry in entries)
+        for entry in entries:
+            if entry.name.startswith("."):
+                continue
+            if entry.name.lower().endswith(VOLUME_SUFFIXES):
+                return True
+            images |= os.path.splitext(entry.name)[1].lower() in IMAGE_SUFFIXES
+            try:
+                folders |= entry.is_dir()
+            except OSError:  # a link loop: the image pipeline reports it as that pair's failure
+                pass
+    return folders and not images
 
 
 def handles(args: argparse.Namespace) -> bool:
@@ -144,23 +169,23 @@ def handles(args: argparse.Namespace) -> bool:
     return is_volume_path(args.mri) or is_volume_path(args.pet) or args.pet_cmap is not None
 
 
-def _cli_error(message: str) -> Exception:
-    from jaxfuse.cli import CliError
+def _cli_error(message: str, *, usage: bool = False) -> Exception:
+    """``jaxfuse.cli.CliError`` (an input: exit 1) or ``UsageError`` (the command line: exit 2)."""
+    from jaxfuse.cli import CliError, UsageError
 
-    return CliError(message)
+    return (UsageError if usage else CliError)(message)
 
 
 def _options(args: argparse.Namespace) -> dict:
-    from jaxfuse.cli import _method_defaults  # the library's defaults, as the 2-D command line uses them
+    """The vgg19 options that differ from the library's defaults (none allowed for other methods)."""
+    from jaxfuse.cli import _method_defaults
 
-    defaults = _method_defaults()
-    options = {key: getattr(args, key) for key in defaults}
-    if args.method == "vgg19":
-        return options
-    changed = [f"--{k.replace('_', '-')}" for k, v in options.items() if v != defaults[k]]
-    if changed:
-        raise _cli_error(f"{', '.join(changed)} apply to --method vgg19 only, not {args.method}")
-    return {}
+    options = {key: getattr(args, key) for key, default in _method_defaults().items() if getattr(args, key) != default}
+    if options and args.method != "vgg19":
+        flags = ", ".join(f"--{key.replace('_', '-')}" for key in options)
+        verb = "applies" if len(options) == 1 else "apply"
+        raise _cli_error(f"{flags} {verb} to --method vgg19 only, not {args.method}", usage=True)
+    return options
 
 
 def _progress(args: argparse.Namespace, label: str):
@@ -232,38 +257,43 @@ def _fuse_one(args, mri_path, pet_path, out_path, *, slices_dir, montage_path) -
 
 
 def _check_output(out: pathlib.Path, inputs) -> None:
-    for source in inputs:
-        if out.exists() and source.exists() and out.resolve() == source.resolve():
-            raise _cli_error(f"{out}: output path is an input; inputs are never overwritten")
+    from jaxfuse.io.atomic import OutputError, clean_stale_temporaries, refuse_overwriting_inputs
+
+    refuse_overwriting_inputs(out, inputs, what="output path")
+    if out.is_dir():
+        raise OutputError(out, "is a directory; -o needs a file name")
     if not out.parent.is_dir():
-        raise _cli_error(f"{out}: folder {out.parent} does not exist")
+        raise OutputError(out, f"folder {out.parent} does not exist")
+    clean_stale_temporaries(out.parent)
 
 
 def _run_single(args: argparse.Namespace) -> int:
+    _options(args)  # usage errors before any file is read
     if not (is_volume_path(args.mri) and is_volume_path(args.pet)):
         other = args.pet if is_volume_path(args.mri) else args.mri
         raise _cli_error(f"{other}: both inputs must be volumes (.nii, .nii.gz or a DICOM folder) or both 2-D images")
     if args.out is None or not args.out.name.lower().endswith(VOLUME_SUFFIXES):
-        raise _cli_error("fuse with volume inputs needs -o FUSED.nii.gz (or .nii)")
+        raise _cli_error("fuse with volume inputs needs -o FUSED.nii.gz (or .nii)", usage=True)
     _check_output(args.out, (args.mri, args.pet))
     print(_fuse_one(args, args.mri, args.pet, args.out, slices_dir=args.slices_dir, montage_path=args.montage))
     return 0
 
 
 def _run_folders(args: argparse.Namespace) -> int:
+    from jaxfuse.io.atomic import clean_stale_temporaries, refuse_overwriting_inputs
+    from jaxfuse.io.images import ImageError
+
     if args.mri_dir is None or args.pet_dir is None or args.out_dir is None:
-        raise _cli_error("folder mode needs --mri-dir, --pet-dir and --out-dir")
+        raise _cli_error("folder mode needs --mri-dir, --pet-dir and --out-dir", usage=True)
+    _options(args)
     pairs, failures = pair_volume_folders(args.mri_dir, args.pet_dir)
     if not pairs and not failures:
         raise _cli_error(f"{args.mri_dir}: no volumes to fuse")
-    for folder in (args.mri_dir, args.pet_dir):
-        if args.out_dir.exists() and args.out_dir.resolve() == folder.resolve():
-            raise _cli_error(f"{args.out_dir}: output folder is an input folder; inputs are never overwritten")
+    refuse_overwriting_inputs(args.out_dir, (args.mri_dir, args.pet_dir), what="output folder")
     args.out_dir.mkdir(parents=True, exist_ok=True)
+    clean_stale_temporaries(args.out_dir)
     if args.montage is not None:
         args.montage.mkdir(parents=True, exist_ok=True)
-    from jaxfuse.io.images import ImageError
-
     fused = skipped = 0
     for name, mri_path, pet_path in pairs:
         out = args.out_dir / f"{name}.nii.gz"
@@ -275,11 +305,11 @@ def _run_folders(args: argparse.Namespace) -> int:
         try:
             print(_fuse_one(args, mri_path, pet_path, out, slices_dir=slices_dir, montage_path=montage_path))
             fused += 1
-        except ImageError as error:
+        except ImageError as error:  # this pair's input: reported, the others go on
             failures.append((name, str(error)))
     print(f"fused {fused} volume pairs, skipped {skipped}, failed {len(failures)}")
     for name, reason in failures:
-        print(f"  failed {name}: {reason}")
+        print(f"jaxfuse: failed {name}: {reason}", file=sys.stderr)
     return 1 if failures else 0
 
 
@@ -287,44 +317,38 @@ def _run_scalar_pair(args: argparse.Namespace) -> int:
     """A 2-D pair whose functional image is scalar (gray): windowed, coloured, fused, PNG out."""
     import numpy as np
 
-    from jaxfuse.io.images import ImageError, read_image, read_mri, resize_image, write_png
+    from jaxfuse.cli import _resize
+    from jaxfuse.io.images import ImageError, read_pair
     from jaxfuse.methods import batch_fuser
     from jaxfuse.volume.colormap import window
     from jaxfuse.volume.windows import colour_scalar_image, resolve_window
 
     if args.mri_dir or args.pet_dir or args.mri is None or args.pet is None:
-        raise _cli_error("--pet-cmap with 2-D images applies to one pair (MRI PET -o OUT.png)")
+        raise _cli_error("--pet-cmap with 2-D images applies to one pair (MRI PET -o OUT.png)", usage=True)
     if args.out is None:
-        raise _cli_error("fuse MRI PET needs -o OUT.png")
+        raise _cli_error("fuse MRI PET needs -o OUT.png", usage=True)
+    fuse_batch = batch_fuser(args.method, **_options(args))
+    resize = _resize(args)
     _check_output(args.out, (args.mri, args.pet))
-    mri, pet = read_mri(args.mri), read_image(args.pet)
+    mri, pet = read_pair(args.mri, args.pet, resize=resize, max_pixels=args.max_pixels)
     if pet.ndim == 3:
         raise ImageError(args.pet, "--pet-cmap colours a scalar (gray) functional image; this one is RGB")
-    if args.resize:
-        mri, pet = resize_image(mri, (args.resize, args.resize)), resize_image(pet, (args.resize, args.resize))
-    elif mri.shape != pet.shape:
-        raise ImageError(args.pet, f"size {pet.shape[0]}x{pet.shape[1]} does not match MRI {args.mri} "
-                                   f"({mri.shape[0]}x{mri.shape[1]}); register them or pass --resize")
     coloured = colour_scalar_image(pet, cmap=args.pet_cmap, window_spec=args.pet_window)
     if args.mri_window is not None:  # else the MRI keeps the 2-D contract (uint8 / 255, ...)
         low, high = resolve_window(mri, args.mri_window)
         mri = window(np.asarray(mri, np.float32), low=low, high=high)
-    try:
-        fused = np.asarray(batch_fuser(args.method, **_options(args))(mri, coloured))
-    except ValueError as error:
-        raise _cli_error(f"{args.pet}: {error}") from None
-    write_png(args.out, fused, compress_level=args.png_level)
-    print(f"wrote {args.out}")
-    return 0
+    from jaxfuse.cli import fuse_one_and_write
+
+    return fuse_one_and_write(args, fuse_batch, mri, coloured)
 
 
 def run(args: argparse.Namespace) -> int:
     """Runs a ``fuse`` command that :func:`handles` accepted; returns the exit code."""
     if args.resize and (args.mri_dir or is_volume_path(args.mri)):
-        raise _cli_error("--resize applies to 2-D images; volumes are resampled onto the MRI's grid")
+        raise _cli_error("--resize applies to 2-D images; volumes are resampled onto the MRI's grid", usage=True)
     if args.mri_dir or args.pet_dir or args.out_dir:
         if args.mri or args.pet or args.out:
-            raise _cli_error("give either MRI PET -o OUT or --mri-dir/--pet-dir/--out-dir, not both")
+            raise _cli_error("give either MRI PET -o OUT or --mri-dir/--pet-dir/--out-dir, not both", usage=True)
         return _run_folders(args)
     if is_volume_path(args.mri) or is_volume_path(args.pet):
         return _run_single(args)

@@ -1,4 +1,8 @@
-"""Curvelet transform (wrapping, Candes et al. 2006): tight frame, directions, fusion plug-in."""
+"""Curvelet transform (wrapping, Candes et al. 2006): tight frame, adjoint, directions, layout.
+
+Reconstruction, jit/vmap, compile-once, fusion identity, gradients and the generic bad inputs:
+test_contract.py.
+"""
 
 from __future__ import annotations
 
@@ -11,12 +15,11 @@ import numpy as np
 import pytest
 
 from jaxfuse.multiscale.curvelet import CURVELET, CurveletCoefficients, curvelet_transform, inverse_curvelet_transform
-from jaxfuse.multiscale.rule import fuse_coefficients, fuse_multiscale
+from jaxfuse.multiscale.rule import fuse_coefficients
 
 # One compiled forward/inverse per (shape, dtype), shared by all tests.
 forward = jax.jit(curvelet_transform, static_argnames=("levels", "angles"))
 inverse = jax.jit(inverse_curvelet_transform)
-fuse = jax.jit(fuse_multiscale, static_argnames=("transform", "levels", "wavelet"))
 
 SHAPES = [(256, 256), (128, 96)]
 
@@ -30,30 +33,21 @@ def _energy(coeffs):
     return sum(float(np.sum(np.abs(np.asarray(leaf)) ** 2)) for leaf in jax.tree.leaves(coeffs))
 
 
-def _rel_err(x, y):
-    return float(jnp.linalg.norm(x - y) / jnp.linalg.norm(x))
+def test_dtypes_real_bands_complex_wedges():
+    for real, complex_ in ((jnp.float32, jnp.complex64), (jnp.float64, jnp.complex128)):
+        with jax.enable_x64(real == jnp.float64):
+            c = jax.eval_shape(curvelet_transform, jax.ShapeDtypeStruct(SHAPES[1], real))
+            assert c.coarse.dtype == c.fine.dtype == real
+            assert all(w.dtype == complex_ for scale in c.detail for w in scale)
+            assert jax.eval_shape(inverse_curvelet_transform, c).dtype == real
 
 
 @pytest.mark.parametrize("shape", SHAPES)
-def test_perfect_reconstruction_float32(shape):
-    x = _image(shape)
-    c = forward(x)
-    y = inverse(c)
-    assert y.shape == shape and y.dtype == jnp.float32
-    assert c.coarse.dtype == c.fine.dtype == jnp.float32
-    assert all(w.dtype == jnp.complex64 for scale in c.detail for w in scale)
-    assert _rel_err(x, y) <= 1e-5
-
-
-@pytest.mark.parametrize("shape", SHAPES)
-def test_perfect_reconstruction_float64(shape):
+def test_tight_frame_energy_float64(shape):
     with jax.enable_x64(True):
         x = _image(shape, np.float64)
         c = forward(x)
-        y = inverse(c)
-        assert y.dtype == jnp.float64
         assert all(w.dtype == jnp.complex128 for scale in c.detail for w in scale)
-        assert _rel_err(x, y) <= 1e-10
         assert abs(_energy(c) / float(jnp.sum(x**2)) - 1) <= 1e-10
 
 
@@ -127,38 +121,6 @@ def test_angles_per_scale():
         assert [w.shape for w in c.detail[s]] == list(c.layout.wedge_shapes[s])
 
 
-def test_jit_and_vmap_match_single_calls():
-    batch = jnp.stack([_image((128, 96), seed=i) for i in range(3)])
-    cb = jax.jit(jax.vmap(curvelet_transform))(batch)
-    assert isinstance(cb, CurveletCoefficients) and cb.fine.shape == (3, 128, 96)
-    yb = jax.jit(jax.vmap(inverse_curvelet_transform))(cb)
-    for i in range(3):
-        single = forward(batch[i])
-        for a, b in zip(jax.tree.leaves(single), jax.tree.leaves(cb)):
-            np.testing.assert_allclose(a, b[i], atol=1e-5)
-        np.testing.assert_allclose(inverse(single), yb[i], atol=1e-5)
-        np.testing.assert_allclose(yb[i], batch[i], atol=1e-5)
-
-
-def test_fusion_gradients_are_finite():
-    a, b = _image((128, 96), seed=3), _image((128, 96), seed=4)
-
-    def loss(a, b):
-        return jnp.sum(fuse_multiscale(a, b, transform=CURVELET, levels=4) ** 2)
-
-    ga, gb = jax.jit(jax.grad(loss, argnums=(0, 1)))(a, b)
-    for g in (ga, gb):
-        assert g.shape == (128, 96) and bool(jnp.all(jnp.isfinite(g)))
-        assert float(jnp.abs(g).max()) > 0
-
-
-def test_fuse_identical_inputs_is_identity():
-    x = _image((128, 96), seed=5)
-    y = fuse(x, x, transform=CURVELET, levels=4)
-    assert y.shape == x.shape and y.dtype == jnp.float32
-    np.testing.assert_allclose(y, x, atol=1e-5)
-
-
 def test_fusion_rule_on_coefficients():
     # Zero image vs textured image: the coarse band is averaged, every wedge and the finest
     # band keep the textured image's coefficient (the larger |c|, complex magnitude).
@@ -175,14 +137,6 @@ def test_fusion_rule_on_coefficients():
 def test_errors():
     with pytest.raises(ValueError, match="angles"):
         curvelet_transform(jnp.zeros((64, 64)), angles=10)
-    with pytest.raises(ValueError, match="levels"):
-        curvelet_transform(jnp.zeros((64, 64)), levels=0)
-    with pytest.raises(ValueError, match=r"\(3, 64, 64\)"):
-        curvelet_transform(jnp.zeros((3, 64, 64)))
-    with pytest.raises(TypeError, match="float"):
-        curvelet_transform(jnp.zeros((64, 64), jnp.int32))
-    with pytest.raises(ValueError, match=r"\(8, 8\)"):
-        curvelet_transform(jnp.zeros((8, 8)), levels=4)
     c = jax.eval_shape(curvelet_transform, jax.ShapeDtypeStruct((64, 64), jnp.float32))
     bad = CurveletCoefficients(coarse=jax.ShapeDtypeStruct((3, 3), jnp.float32),
                                detail=c.detail, fine=c.fine, layout=c.layout)

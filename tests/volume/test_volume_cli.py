@@ -128,7 +128,8 @@ def test_folder_mode_pairs_volumes_by_name(volumes, tmp_path, capsys):
     assert code == 1  # c failed
     assert sorted(p.name for p in out_dir.iterdir()) == ["a.nii.gz", "b.nii.gz"]
     assert sorted(p.name for p in (tmp_path / "m").iterdir()) == ["a.png", "b.png"]
-    assert "fused 2 volume pairs, skipped 0, failed 1" in stdout and "no partner volume named c" in stdout
+    assert "fused 2 volume pairs, skipped 0, failed 1" in stdout
+    assert err.strip().splitlines()[-1].startswith("jaxfuse: failed c: ") and "no partner volume named c" in err
     np.testing.assert_array_equal(read_rgb_nifti(out_dir / "a.nii.gz")[0], fuse_volumes(volumes["mri"], volumes["pet"]).rgb)
     code, stdout, _ = run_cli(capsys, "fuse", "--mri-dir", mri_dir, "--pet-dir", pet_dir, "--out-dir", out_dir, "--skip-existing")
     assert "fused 0 volume pairs, skipped 2, failed 1" in stdout
@@ -150,31 +151,33 @@ def test_scalar_2d_functional_image_is_coloured_by_pet_cmap(tmp_path, capsys):
     Image.fromarray((np.zeros((48, 40, 3)) + [10, 20, 30]).astype(np.uint8)).save(tmp_path / "rgb.png")
     code, _, err = run_cli(capsys, "fuse", tmp_path / "mri.png", tmp_path / "rgb.png", "-o", tmp_path / "g.png",
                            "--pet-cmap", "pet")
-    assert code == 1
+    assert code == 1  # an input that cannot be used
     assert_one_error_line(err, str(tmp_path / "rgb.png"), "scalar (gray)")
 
 
 @pytest.mark.parametrize(
-    "make_argv, needles",
+    "make_argv, code, needles",
     [
-        (lambda v, t: [v["mri"], v["pet"], "-o", t / "fused.png"], ["-o FUSED.nii.gz"]),
-        (lambda v, t: [v["mri"], t / "pet.png", "-o", t / "f.nii.gz"], ["pet.png", "both inputs must be volumes"]),
-        (lambda v, t: [v["mri"], v["pet"], "-o", v["mri"]], ["output path is an input"]),
-        (lambda v, t: [v["mri"], v["pet"], "-o", t / "f.nii.gz", "--resize", "64"], ["--resize applies to 2-D"]),
-        (lambda v, t: [v["mri"], v["pet"], "-o", t / "f.nii.gz", "--method", "dwt", "--a", "0.5"], ["--a apply to --method vgg19 only"]),
-        (lambda v, t: [v["mri"], t / "missing.nii.gz", "-o", t / "f.nii.gz"], ["missing.nii.gz", "no such file"]),
-        (lambda v, t: [v["mri"], v["far"], "-o", t / "f.nii.gz"], ["far.nii.gz", "no overlap with the MRI"]),
-        (lambda v, t: [v["mri"], v["pet"], "-o", t / "f.nii.gz", "--frame", "1"], ["pet.nii.gz", "frame"]),
+        (lambda v, t: [v["mri"], v["pet"], "-o", t / "fused.png"], 2, ["-o FUSED.nii.gz"]),
+        (lambda v, t: [v["mri"], v["pet"], "-o", t / "f.nii.gz", "--resize", "64"], 2, ["--resize applies to 2-D"]),
+        (lambda v, t: [v["mri"], v["pet"], "-o", t / "f.nii.gz", "--method", "dwt", "--a", "0.5"], 2,
+         ["--a applies to --method vgg19 only"]),
+        (lambda v, t: [v["mri"], t / "pet.png", "-o", t / "f.nii.gz"], 1, ["pet.png", "both inputs must be volumes"]),
+        (lambda v, t: [v["mri"], t / "missing.nii.gz", "-o", t / "f.nii.gz"], 1, ["missing.nii.gz", "no such file"]),
+        (lambda v, t: [v["mri"], v["far"], "-o", t / "f.nii.gz"], 1, ["far.nii.gz", "no overlap with the MRI"]),
+        (lambda v, t: [v["mri"], v["pet"], "-o", t / "f.nii.gz", "--frame", "1"], 1, ["pet.nii.gz", "frame"]),
+        (lambda v, t: [v["mri"], v["pet"], "-o", v["mri"]], 3, ["t1.nii.gz", "inputs are never overwritten"]),
+        (lambda v, t: [v["mri"], v["pet"], "-o", t / "nowhere" / "f.nii.gz"], 3, ["does not exist"]),
     ],
 )
-def test_errors_are_one_line(volumes, tmp_path, capsys, make_argv, needles):
+def test_errors_are_one_line(volumes, tmp_path, capsys, make_argv, code, needles):
     pet = nib.load(volumes["pet"])
     far = pet.affine.copy()
     far[:3, 3] -= 400.0
     volumes = dict(volumes, far=save_float(tmp_path / "far.nii.gz", pet.get_fdata(), far))
     Image.fromarray(np.zeros((8, 8), np.uint8)).save(tmp_path / "pet.png")
-    code, stdout, err = run_cli(capsys, "fuse", *make_argv(volumes, tmp_path))
-    assert code == 1 and stdout == ""
+    got, stdout, err = run_cli(capsys, "fuse", *make_argv(volumes, tmp_path))
+    assert got == code and stdout == "", err
     assert_one_error_line(err, *needles)
     assert not (tmp_path / "f.nii.gz").exists()
 
