@@ -292,14 +292,9 @@ BAD_INPUTS = [
 ]
 
 
-# A folder named *.png is routed to the volume command line as a DICOM series (jaxfuse/volume/cli.py,
-# is_volume_path), whose message names the other file; strict, so it fails loudly once fixed.
-_ROUTED = pytest.mark.xfail(strict=True, reason="jaxfuse/volume/cli.py takes a folder named *.png for a DICOM series")
-
-
 @pytest.mark.parametrize(
     "make",
-    [pytest.param(f, id=f.__name__[5:], marks=_ROUTED if f is _bad_mri_directory else ()) for f in BAD_INPUTS],
+    [pytest.param(f, id=f.__name__[5:]) for f in BAD_INPUTS],
 )
 def test_single_pair_bad_input(pairs, capsys, make):
     mri_dir, pet_dir, out_dir = pairs

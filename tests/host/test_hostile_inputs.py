@@ -29,11 +29,6 @@ from jaxfuse.cli import main
 
 GOOD = ["g0.png", "g1.png", "g2.png"]
 
-#: Known failures of the volume command line's routing (jaxfuse/volume/cli.py), which runs before the
-#: 2-D paths: ``_folder_has_volumes`` lets a link loop's ``OSError`` escape (the whole run aborts, exit 3),
-#: and ``is_volume_path`` takes a folder named ``*.png`` for a DICOM series (the error names the other
-#: file). Strict: they fail loudly once fixed, so the mark is removed with the fix.
-VOLUME_ROUTING = pytest.mark.xfail(strict=True, reason="jaxfuse/volume/cli.py routing (see VOLUME_ROUTING)")
 
 
 @pytest.fixture(autouse=True)
@@ -217,11 +212,7 @@ def _layout(root: pathlib.Path, bad: Bad | None, *, size: int = 32):
     return mri_dir, pet_dir, out_dir, bad_dir / bad.name
 
 
-def _marked(cases: list[Bad], routed: set[str]) -> list:
-    return [pytest.param(b, id=b.id, marks=VOLUME_ROUTING) if b.id in routed else pytest.param(b, id=b.id) for b in cases]
-
-
-@pytest.mark.parametrize("bad", _marked(BAD, {"directory"}))
+@pytest.mark.parametrize("bad", BAD, ids=[b.id for b in BAD])
 def test_single_pair(tmp_path, capsys, bad):
     mri_dir, pet_dir, out_dir, offender = _layout(tmp_path, bad)
     out_dir.mkdir()
@@ -236,7 +227,7 @@ def test_single_pair(tmp_path, capsys, bad):
 FOLDER_BAD = [b for b in BAD if b.folder]
 
 
-@pytest.mark.parametrize("bad", _marked(FOLDER_BAD, {"symlink-to-itself", "symlink-loop-of-two"}))
+@pytest.mark.parametrize("bad", FOLDER_BAD, ids=[b.id for b in FOLDER_BAD])
 def test_folder_run(tmp_path, capsys, bad):
     mri_dir, pet_dir, out_dir, offender = _layout(tmp_path, bad)
     before = hf.snapshot(mri_dir, pet_dir)
