@@ -50,6 +50,13 @@ def _check_rgb(x: jax.Array, name: str) -> None:
         raise ValueError(f"{name} must have shape [..., 3], got {x.shape}")
 
 
+def _as_rgb(rgb: ArrayLike) -> jax.Array:
+    """``rgb`` as a float array, checked to be ``[..., 3]``."""
+    rgb = as_float(rgb)
+    _check_rgb(rgb, "rgb")
+    return rgb
+
+
 def _band_sum(rgb: jax.Array) -> jax.Array:
     """``R + G + B`` in a fixed order (a reduce may be reassociated differently per batch size)."""
     return rgb[..., 0] + rgb[..., 1] + rgb[..., 2]
@@ -64,8 +71,7 @@ def rgb_to_intensity(rgb: ArrayLike) -> jax.Array:
     Returns:
         ``[...]`` same float dtype, in [0, 1].
     """
-    rgb = as_float(rgb)
-    _check_rgb(rgb, "rgb")
+    rgb = _as_rgb(rgb)
     return _band_sum(rgb) / 3.0
 
 
@@ -88,8 +94,7 @@ def rgb_to_hsi(rgb: ArrayLike) -> jax.Array:
         >>> rgb_to_hsi(jnp.array([1.0, 0.0, 0.0]))  # pure red
         Array([0., 1., 0.33333334], dtype=float32)
     """
-    rgb = as_float(rgb)
-    _check_rgb(rgb, "rgb")
+    rgb = _as_rgb(rgb)
     r, g, b = rgb[..., 0], rgb[..., 1], rgb[..., 2]
     total = r + g + b
     intensity = total / 3.0
@@ -155,8 +160,7 @@ def replace_intensity(rgb: ArrayLike, intensity: ArrayLike) -> jax.Array:
     Returns:
         ``[..., 3]`` float in [0, 1].
     """
-    rgb = as_float(rgb)
-    _check_rgb(rgb, "rgb")
+    rgb = _as_rgb(rgb)
     new = jnp.asarray(intensity, dtype=rgb.dtype)[..., None]
     total = _band_sum(rgb)[..., None]
     lit = total > 0
@@ -214,8 +218,7 @@ def rgb_to_ihs_linear(rgb: ArrayLike) -> jax.Array:
     Returns:
         ``[..., 3]`` same dtype: ``(I, v1, v2)``; I in [0, 1], v1, v2 signed.
     """
-    rgb = as_float(rgb)
-    _check_rgb(rgb, "rgb")
+    rgb = _as_rgb(rgb)
     r, g, b = rgb[..., 0], rgb[..., 1], rgb[..., 2]
     return jnp.stack([(r + g + b) / 3.0, (2.0 * b - r - g) / _SQRT6, (r - g) / _SQRT2], axis=-1)
 
@@ -248,8 +251,7 @@ def replace_intensity_linear(rgb: ArrayLike, intensity: ArrayLike) -> jax.Array:
     Returns:
         ``[..., 3]`` float in [0, 1].
     """
-    rgb = as_float(rgb)
-    _check_rgb(rgb, "rgb")
+    rgb = _as_rgb(rgb)
     new = jnp.asarray(intensity, dtype=rgb.dtype)
     old = _band_sum(rgb) / 3.0
     return jnp.clip(rgb + (new - old)[..., None], 0.0, 1.0)
