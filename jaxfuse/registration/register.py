@@ -5,8 +5,8 @@ through ``inv(A_moving) @ T @ A_fixed @ L`` (``L`` the lattice's voxel map) with
 package's linear resampler, and ``T`` (fixed world mm -> moving world mm) is the rigid transform
 of :mod:`jaxfuse.registration.rigid` that maximises MI. Per pyramid level, coarsest first:
 
-1. both images are a level of their own Gaussian pyramid (blur 1 voxel, subsample by 2), then
-   smoothed by ``smoothing`` voxels of that level;
+1. both images are a level of their own Gaussian pyramid, smoothed by ``smoothing`` voxels of
+   that level (the smoothed level, subsampled by 2, is the next coarser level);
 2. the objective samples a fixed lattice of fixed voxels (every ``s``-th voxel per axis, ``s``
    the smallest stride giving at most ``max_samples`` samples): deterministic, no random draw;
    samples the transform sends outside the moving image get weight 0;
@@ -40,7 +40,7 @@ from jax.typing import ArrayLike
 from jaxfuse.registration import _warp
 from jaxfuse.registration.moments import centre_of_mass, rms_radius
 from jaxfuse.registration.mutual_information import HISTOGRAMS, fixed_bins, mattes_mutual_information
-from jaxfuse.registration.pyramid import gaussian_blur, gaussian_pyramid, pyramid_shapes
+from jaxfuse.registration.pyramid import gaussian_blur, pyramid_shapes
 from jaxfuse.registration.rigid import parameter_count, rigid_matrix, unscale_parameters
 
 __all__ = ["INITS", "RigidOptions", "RegistrationReport", "register_rigid", "register_rigid_batch"]
@@ -73,7 +73,7 @@ class RigidOptions:
     learning_rate: float = 0.2
     smoothing: float = 1.5
     bins: int = 16
-    max_samples: int = 8192
+    max_samples: int = 16384
     init: str = "auto"
     histogram: str = "auto"
     tolerance: float = 0.1
@@ -156,33 +156,51 @@ def _level_objective(fixed, fixed_affine, moving, moving_affine, centre, radius,
     return mi
 
 
-def _smoothed(fixed, fixed_affine, moving, moving_affine, options):
-    if options.smoothing > 0:
-        fixed = gaussian_blur(fixed, sigma=options.smoothing)
-        moving = gaussian_blur(moving, sigma=options.smoothing)
-    return fixed, fixed_affine, moving, moving_affine
+def _smoothed_pyramid(image, affine, options):
+    """The images the objective sees, finest first: level ``l`` smoothed by ``options.smoothing``
+    voxels; level ``l + 1`` subsamples the smoothed level ``l`` by 2 (so the smoothing, when it
+    is at least 1 voxel, is also the pyramid's anti-alias blur; a separate 1-voxel blur otherwise).
+    A smoothed level ``l`` is ``gaussian_pyramid``'s level ``l`` with a wider blur."""
+    d = image.ndim
+    halve = jnp.diag(jnp.array([2.0] * d + [1.0], image.dtype))
+    out = []
+    for level in range(options.levels):
+        if level:
+            image = (image if options.smoothing >= 1.0 else gaussian_blur(image, sigma=1.0))[(slice(None, None, 2),) * d]
+            affine = affine @ halve
+        if options.smoothing > 0:
+            image = gaussian_blur(image, sigma=options.smoothing)
+        out.append((image, affine))
+    return out
 
 
 def _optimise_level(mi, u, *, steps, peak):
+    """``steps`` Adam steps on ``-mi`` from ``u``, in one scan of ``steps + 1`` evaluations (the
+    last one only measures the final point, so no separate MI program is compiled for it).
+
+    Returns the final point, the ``[steps + 1, P]`` points visited and their MI."""
     schedule = optax.cosine_decay_schedule(peak, steps, alpha=0.05)
     opt = optax.adam(schedule)
     value_and_grad = jax.value_and_grad(lambda v: -mi(v))
 
-    def step(carry, _):
+    def step(carry, i):
         v, state = carry
         loss, g = value_and_grad(v)
         g = jnp.where(jnp.isfinite(g), g, 0.0)
-        updates, state = opt.update(g, state, v)
-        return (optax.apply_updates(v, updates), state), v
+        updates, new_state = opt.update(g, state, v)
+        last = i == steps
+        v_next = jnp.where(last, v, optax.apply_updates(v, updates))
+        state = jax.tree.map(lambda a, b: jnp.where(last, a, b), state, new_state)
+        return (v_next, state), (v, -loss)
 
-    (u, _), path = jax.lax.scan(step, (u, opt.init(u)), None, length=steps)
-    return u, path
+    (u, _), (path, values) = jax.lax.scan(step, (u, opt.init(u)), jnp.arange(steps + 1))
+    return u, path, values
 
 
 def _register(fixed, fixed_affine, moving, moving_affine, options: RigidOptions):
     d = fixed.ndim
-    fixed_levels = gaussian_pyramid(fixed, fixed_affine, levels=options.levels)
-    moving_levels = gaussian_pyramid(moving, moving_affine, levels=options.levels)
+    fixed_levels = _smoothed_pyramid(fixed, fixed_affine, options)
+    moving_levels = _smoothed_pyramid(moving, moving_affine, options)
     coarse, coarse_affine = fixed_levels[-1]
     centre = centre_of_mass(coarse, coarse_affine)
     radius = rms_radius(coarse, coarse_affine, centre)
@@ -191,7 +209,7 @@ def _register(fixed, fixed_affine, moving, moving_affine, options: RigidOptions)
     u_com = jnp.concatenate([zeros, (centre_of_mass(*moving_levels[-1]) - centre).astype(fixed.dtype)])
     u_identity = jnp.zeros(k + d, fixed.dtype)
     objectives = [
-        _level_objective(*_smoothed(*fixed_levels[level], *moving_levels[level], options), centre, radius, options)
+        _level_objective(*fixed_levels[level], *moving_levels[level], centre, radius, options)
         for level in range(options.levels)
     ]
     if options.init == "com":
@@ -199,15 +217,15 @@ def _register(fixed, fixed_affine, moving, moving_affine, options: RigidOptions)
     elif options.init == "identity":
         u0 = u_identity
     else:
-        u0 = jnp.where(objectives[-1](u_com) > objectives[-1](u_identity), u_com, u_identity)
+        scores = jax.vmap(objectives[-1])(jnp.stack([u_com, u_identity]))
+        u0 = jnp.where(scores[0] > scores[1], u_com, u_identity)
     u = u0
     level_mi = []
     for level in reversed(range(options.levels)):
-        mi = objectives[level]
         steps = options.iterations[options.levels - 1 - level]
-        u, path = _optimise_level(mi, u, steps=steps, peak=options.learning_rate * 2.0**level)
-        level_mi.append(mi(u))
-    quarter = path[-max(1, steps // 4)]
+        u, path, values = _optimise_level(objectives[level], u, steps=steps, peak=options.learning_rate * 2.0**level)
+        level_mi.append(values[-1])
+    quarter = path[-1 - max(1, steps // 4)]
     movement = jnp.sqrt(jnp.sum((u - quarter) ** 2))
     mi_initial, mi_final = objectives[0](u0), level_mi[-1]
     converged = (movement < options.tolerance) & (mi_final > mi_initial) & jnp.all(jnp.isfinite(u))
@@ -235,7 +253,7 @@ def _register_many(fixed, fixed_affine, moving, moving_affine, *, options):
     return jax.vmap(lambda f, fa, m, ma: _register(f, fa, m, ma, options))(fixed, fixed_affine, moving, moving_affine)
 
 
-def _prepare(fixed, moving, fixed_affine, moving_affine, batch: int):
+def _prepare(fixed, moving, fixed_affine, moving_affine, batch: int, options: RigidOptions):
     fixed = jnp.asarray(fixed)
     moving = jnp.asarray(moving)
     d = fixed.ndim - batch
@@ -246,6 +264,9 @@ def _prepare(fixed, moving, fixed_affine, moving_affine, batch: int):
         )
     if batch and fixed.shape[0] != moving.shape[0]:
         raise ValueError(f"fixed and moving batches differ: {fixed.shape[0]} and {moving.shape[0]}")
+    for name, x in (("fixed", fixed), ("moving", moving)):
+        if min(pyramid_shapes(x.shape[batch:], levels=options.levels)[-1]) < 4:
+            raise ValueError(f"{name} image of shape {x.shape[batch:]} is too small for {options.levels} pyramid levels")
     dtype = jnp.result_type(fixed.dtype, moving.dtype, jnp.float32)
     if not jnp.issubdtype(dtype, jnp.floating):
         dtype = jnp.float32
@@ -287,8 +308,7 @@ def register_rigid(
         >>> t, rep = register_rigid(mri, pet, fixed_affine=a_mri, moving_affine=a_pet)  # doctest: +SKIP
     """
     options = RigidOptions() if options is None else options
-    f, m, fa, ma = _prepare(fixed, moving, fixed_affine, moving_affine, 0)
-    pyramid_shapes(f.shape, levels=options.levels)
+    f, m, fa, ma = _prepare(fixed, moving, fixed_affine, moving_affine, 0, options)
     return _register_one(f, fa, m, ma, options=options)
 
 
@@ -312,5 +332,5 @@ def register_rigid_batch(
         ``([B, d+1, d+1] transforms, report with a leading B axis on every field)``.
     """
     options = RigidOptions() if options is None else options
-    f, m, fa, ma = _prepare(fixed, moving, fixed_affine, moving_affine, 1)
+    f, m, fa, ma = _prepare(fixed, moving, fixed_affine, moving_affine, 1, options)
     return _register_many(f, fa, m, ma, options=options)

@@ -29,7 +29,7 @@ __all__ = [
     "displacement_mm",
 ]
 
-MNI_ROOT = pathlib.Path(__file__).resolve().parents[2].parent / "shared" / "data" / "mni152"
+MNI_ROOT = pathlib.Path(__file__).resolve().parents[1].parent / "shared" / "data" / "mni152"
 _FILES = {k: f"mni_icbm152_{k}_tal_nlin_sym_09a_converted.nii.gz" for k in ("t1", "gm", "wm")}
 
 
@@ -104,21 +104,21 @@ def simulate_pet(
     oblique_deg=(8.0, -5.0, 12.0),
     fwhm_mm: float = 7.0,
     noise: float = 0.05,
-    fov_mm: float = 240.0,
+    shape: tuple[int, int, int] = (96, 96, 86),
 ) -> tuple[np.ndarray, np.ndarray]:
     """An FDG-like PET whose world point ``transform @ x`` shows the anatomy at MNI point ``x``.
 
     Returns:
         ``(pet [I, J, K] float32, affine [4, 4])``: uptake 4 (gray) : 1 (white) : 0, blurred to
-        ``fwhm_mm``, sampled (cubic spline) on a grid of ``voxel_mm`` voxels whose axes are
-        rotated by ``oblique_deg`` from RAS, plus Gaussian noise of ``noise`` times the maximum.
+        ``fwhm_mm``, sampled (cubic spline) on a ``shape`` grid of ``voxel_mm`` voxels centred on
+        the template, its axes rotated by ``oblique_deg`` from RAS, plus Gaussian noise of ``noise``
+        times the maximum.
     """
     mni = mni_2mm()
     uptake = 4.0 * mni["gm"] + 1.0 * mni["wm"]
     sigma_vox = fwhm_mm / (2.0 * np.sqrt(2.0 * np.log(2.0))) / 2.0
     uptake = ndi.gaussian_filter(uptake, sigma_vox, mode="constant")
     voxel = np.asarray(voxel_mm, np.float64)
-    shape = tuple(int(np.ceil(fov_mm / v)) for v in voxel)
     axes = rigid(oblique_deg, (0, 0, 0), (0, 0, 0))[:3, :3]
     affine = np.eye(4)
     affine[:3, :3] = axes * voxel
