@@ -57,8 +57,11 @@ class RigidOptions:
         iterations: optimiser steps per level, coarsest first (``levels`` positive ints).
         learning_rate: Adam step in mm at the start of the finest level (doubled per coarser level).
         smoothing: Gaussian sigma (voxels of the level) applied to both images of every level
-            before the objective samples them, on top of the pyramid's own blur; 0 for none.
-            Smoothing the finest level too removes most of linear interpolation's ripple from MI.
+            before the objective samples them; 0 for none; None for the measured defaults, 1.0
+            voxel for 2-D and 0.5 for 3-D. Smoothing the finest level too removes most of linear
+            interpolation's ripple from MI, strongest when both images share one pixel grid (2-D
+            slice pairs); on volumes, whose grids differ, more smoothing only biased the optimum
+            (0.3 mm at 0.5 voxel, 0.6 mm at 1.5 voxels on the MNI/PET cases).
         bins: histogram bins per axis, >= 8.
         max_samples: most fixed samples per level (a lattice of every ``s``-th voxel).
         init: ``"com"`` (translation by the difference of the centres of mass), ``"identity"``,
@@ -71,7 +74,7 @@ class RigidOptions:
     levels: int = 3
     iterations: tuple[int, ...] = (100, 60, 40)
     learning_rate: float = 0.2
-    smoothing: float = 1.5
+    smoothing: float | None = None
     bins: int = 16
     max_samples: int = 16384
     init: str = "auto"
@@ -87,7 +90,7 @@ class RigidOptions:
         object.__setattr__(self, "iterations", tuple(int(n) for n in its))
         if not self.learning_rate > 0:
             raise ValueError(f"learning_rate must be > 0 (mm), got {self.learning_rate!r}")
-        if not self.smoothing >= 0:
+        if self.smoothing is not None and not self.smoothing >= 0:
             raise ValueError(f"smoothing must be >= 0 (voxels), got {self.smoothing!r}")
         if int(self.bins) != self.bins or self.bins < 8:
             raise ValueError(f"bins must be an integer >= 8, got {self.bins!r}")
@@ -156,20 +159,27 @@ def _level_objective(fixed, fixed_affine, moving, moving_affine, centre, radius,
     return mi
 
 
+def _smoothing(options: RigidOptions, d: int) -> float:
+    if options.smoothing is not None:
+        return float(options.smoothing)
+    return 1.0 if d == 2 else 0.5
+
+
 def _smoothed_pyramid(image, affine, options):
     """The images the objective sees, finest first: level ``l`` smoothed by ``options.smoothing``
     voxels; level ``l + 1`` subsamples the smoothed level ``l`` by 2 (so the smoothing, when it
     is at least 1 voxel, is also the pyramid's anti-alias blur; a separate 1-voxel blur otherwise).
     A smoothed level ``l`` is ``gaussian_pyramid``'s level ``l`` with a wider blur."""
     d = image.ndim
+    sigma = _smoothing(options, d)
     halve = jnp.diag(jnp.array([2.0] * d + [1.0], image.dtype))
     out = []
     for level in range(options.levels):
         if level:
-            image = (image if options.smoothing >= 1.0 else gaussian_blur(image, sigma=1.0))[(slice(None, None, 2),) * d]
+            image = (image if sigma >= 1.0 else gaussian_blur(image, sigma=1.0))[(slice(None, None, 2),) * d]
             affine = affine @ halve
-        if options.smoothing > 0:
-            image = gaussian_blur(image, sigma=options.smoothing)
+        if sigma > 0:
+            image = gaussian_blur(image, sigma=sigma)
         out.append((image, affine))
     return out
 
