@@ -178,6 +178,7 @@ def run(args) -> dict:
     import jax
 
     from jaxfuse.registration import RigidOptions, register_rigid, register_rigid_batch
+    from jaxfuse.registration import register as register_module
 
     options = RigidOptions()
     load_before = os.getloadavg()
@@ -190,6 +191,10 @@ def run(args) -> dict:
         "versions": {p: importlib.metadata.version(p) for p in ("jax", "jaxlib", "optax", "SimpleITK", "numpy")},
         "jax_devices": [str(dv) for dv in jax.devices()],
         "jaxfuse_options": {k: getattr(options, k) for k in options.__dataclass_fields__},
+        "jaxfuse_resolved": {
+            f"{d}d": {"smoothing": register_module._smoothing(options, d), "max_samples": register_module._max_samples(options, d)}
+            for d in (2, 3)
+        },
     }
     try:
         result["commit"] = subprocess.run(
