@@ -1,7 +1,7 @@
 """Rigid MI registration recovers known motions: synthetic and Harvard slices (2-D, batched), and the
 MNI template against simulated FDG PETs on their own oblique grids (3-D).
 
-The default run keeps a few cases (one compiled program per shape); ``pytest -m slow`` runs the
+The default run keeps a few cases (one compiled program per shape); ``pytest -m sweep`` runs the
 full sets (at least 20 random 3-D cases).
 """
 
@@ -115,8 +115,8 @@ def test_harvard_pet_mri_motion_recovered_to_half_a_pixel():
     assert all(mean < 0.5 for _, mean, _ in errors), errors
 
 
-@pytest.mark.slow
-def test_harvard_many_pairs_slow():
+@pytest.mark.sweep
+def test_harvard_many_pairs_sweep():
     errors = check_harvard(8, 2, 1)
     print("harvard mean/max px:", [(n, round(m, 3), round(x, 3)) for n, m, x in errors])
     assert all(mean < 0.5 for _, mean, _ in errors), errors
@@ -145,8 +145,8 @@ def test_mni_simulated_pet_recovered_within_1mm():
     assert all(mean < 1.0 and worst < 2.0 for mean, worst in errors), errors
 
 
-@pytest.mark.slow
-def test_mni_twenty_random_cases_slow():
+@pytest.mark.sweep
+def test_mni_twenty_random_cases_sweep():
     errors = check_mni(20, 1)
     print("mni mean/max mm:", [(round(m, 3), round(x, 3)) for m, x in errors])
     assert all(mean < 1.0 and worst < 2.0 for mean, worst in errors), errors
