@@ -1,0 +1,327 @@
+"""Folder mode end to end: ``jaxfuse fuse --mri-dir --pet-dir --out-dir`` of two code trees, interleaved.
+
+Builds a folder of ``--pairs`` 256x256 PET-MRI pairs (the Harvard pairs of
+``../shared/data/harvard/PET-MRI``, copied under new names until there are enough) in a temporary
+folder, then runs folder mode once per variant and repeat, variants interleaved. A variant is
+``LABEL=ROOT[:ARGS]``: the jaxfuse package of the tree ``ROOT`` (on ``PYTHONPATH``, in a fresh
+process) and extra ``fuse`` arguments, e.g. ``main=/work/main`` or ``npy=.:--format npy``.
+
+Each child process calls the command line's ``main`` twice: **cold** (the first call compiles the
+kernel; this is what a user gets, and the tool's own count includes it), then **warm** into another
+empty folder (same process: the compiled kernel is reused). It records the wall time, the tool's own
+pairs/s (its summary line) and the process CPU time of each, then measures the stages one at a
+time on one thread with that tree's functions: decode MRI, decode PET, kernel (batch of
+``--batch-size``, warm), encode (to memory) and write (atomic write of the encoded bytes). The
+warm run's ``cores x wall`` per pair is split into the CPU it used and the idle (waiting) rest.
+
+Every output of every variant is decoded and compared with the first variant's (pixels must be
+identical; PNG, ``.npy`` and ``.nii`` are all read back).
+
+    python benchmarks/folder.py --variant main=/work/main --variant new=. [--pairs 538] [--repeats 3]
+        [--json benchmarks/results/folder_cpu.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import json
+import os
+import pathlib
+import platform
+import resource
+import shlex
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+HARVARD = ROOT.parent / "shared" / "data" / "harvard" / "PET-MRI"
+
+
+def cpu_model() -> dict:
+    """The CPU's model string, family/model numbers and the usable core count (Linux)."""
+    info: dict = {"model_name": platform.processor() or "unknown"}
+    try:
+        for line in pathlib.Path("/proc/cpuinfo").read_text().splitlines():
+            key, _, value = line.partition(":")
+            key, value = key.strip(), value.strip()
+            if key == "model name":
+                info["model_name"] = value
+            elif key in ("cpu family", "model", "stepping", "vendor_id") and key not in info:
+                info[key.replace(" ", "_")] = value
+            elif key == "flags" and "avx512f" not in info:
+                info["avx512f"] = "avx512f" in value.split()
+            if not line.strip() and "model" in info:
+                break
+    except OSError:
+        pass
+    info["cores_usable"] = len(os.sched_getaffinity(0))
+    return info
+
+
+def build_folder(folder: pathlib.Path, pairs: int) -> None:
+    """``folder/mri`` and ``folder/pet``: ``pairs`` copies of the Harvard PET-MRI pairs (real files)."""
+    names = sorted(p.name for p in (HARVARD / "MRI").glob("*.png"))
+    if not names:
+        raise SystemExit(f"no pairs in {HARVARD}")
+    for sub in ("mri", "pet"):
+        (folder / sub).mkdir(parents=True)
+    for index in range(pairs):
+        name = names[index % len(names)]
+        copy = f"r{index // len(names)}_{name}"
+        shutil.copyfile(HARVARD / "MRI" / name, folder / "mri" / copy)
+        shutil.copyfile(HARVARD / "PET" / name, folder / "pet" / copy)
+
+
+# ------------------------------------------------------------------------------------- the child
+
+
+def _cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _run_cli(argv: list[str]) -> dict:
+    from jaxfuse.cli import main
+
+    stdout = io.StringIO()
+    cpu, start = _cpu_seconds(), time.perf_counter()
+    with contextlib.redirect_stdout(stdout):
+        code = main(argv)
+    wall, cpu = time.perf_counter() - start, _cpu_seconds() - cpu
+    summary = stdout.getvalue().strip().splitlines()[-1]
+    if code != 0:
+        raise SystemExit(f"exit {code}: {summary}")
+    fused = int(summary.split()[1])
+    tool_seconds = float(summary.split(" in ")[1].split(" s ")[0])
+    return {"wall_s": wall, "cpu_s": cpu, "tool_s": tool_seconds, "tool_pairs_per_s": fused / tool_seconds, "fused": fused}
+
+
+def _encoder(args: list[str]):
+    """``(image) -> bytes`` and the suffix as this tree's folder mode writes them with ``args``."""
+    import numpy as np
+
+    from jaxfuse.io import images
+
+    level = int(args[args.index("--png-level") + 1]) if "--png-level" in args else 1
+    form = args[args.index("--format") + 1] if "--format" in args else "png"
+    try:
+        from jaxfuse.pipeline import encode_output  # this project's writers (new code)
+
+        return (lambda image: encode_output(image, format=form, png_level=level)), form
+    except ImportError:  # main's code: Pillow PNG, as its write_png calls it
+        from PIL import Image
+
+        def encode(image: np.ndarray) -> bytes:
+            buffer = io.BytesIO()
+            Image.fromarray(image).save(buffer, format="PNG", compress_level=level)
+            return buffer.getvalue()
+
+        del images
+        return encode, "png"
+
+
+def _stages(mri_dir: pathlib.Path, pet_dir: pathlib.Path, scratch: pathlib.Path, args: list[str], batch: int, count: int) -> dict:
+    """Per-pair CPU (``*_ms``) and wall (``*_wall_ms``) milliseconds of each stage, one at a time (warm)."""
+    import numpy as np
+
+    from jaxfuse.io.atomic import atomic_write
+    from jaxfuse.io.images import read_functional, read_mri
+    from jaxfuse.methods import batch_fuser
+
+    names = sorted(p.name for p in mri_dir.iterdir())[:count]
+    n = len(names)
+    out: dict = {}
+
+    def timed(key: str, calls: int, work):
+        cpu, start = _cpu_seconds(), time.perf_counter()
+        value = work()
+        out[key + "_ms"] = 1e3 * (_cpu_seconds() - cpu) / calls  # process CPU: the kernel's threads too
+        out[key + "_wall_ms"] = 1e3 * (time.perf_counter() - start) / calls
+        return value
+
+    mris = timed("decode_mri", n, lambda: [read_mri(mri_dir / name) for name in names])
+    pets = timed("decode_pet", n, lambda: [read_functional(pet_dir / name) for name in names])
+    fuse = batch_fuser("vgg19")
+    mri, pet = np.stack(mris[:batch]), np.stack(pets[:batch])
+    np.asarray(fuse(mri, pet))  # compiled already in this process; makes sure
+    fused = timed("kernel", 5 * len(mri), lambda: [np.asarray(fuse(mri, pet)) for _ in range(5)])[-1]
+    encode, suffix = _encoder(args)
+    images = [fused[i % len(fused)] for i in range(n)]
+    encoded = timed("encode", n, lambda: [encode(image) for image in images])
+    scratch.mkdir()
+
+    def write_all() -> None:
+        for index, data in enumerate(encoded):
+            atomic_write(scratch / f"{index}.{suffix}", lambda handle, data=data: handle.write(data))
+
+    timed("write", n, write_all)
+    out["bytes_per_output"] = sum(map(len, encoded)) / n
+    return out
+
+
+def child(options: argparse.Namespace, extra: list[str]) -> None:
+    start = time.perf_counter()
+    import jax  # noqa: F401 - import and backend start measured apart from the runs
+
+    jax.devices()
+    started = time.perf_counter() - start
+    work = pathlib.Path(options.work)
+    base = ["fuse", "--mri-dir", str(work / "mri"), "--pet-dir", str(work / "pet"), "--progress", "off"]
+    base += ["--batch-size", str(options.batch_size), *extra]
+    cold = _run_cli(base + ["--out-dir", str(options.out)])
+    warm_dir = pathlib.Path(options.out + ".warm")
+    warm = _run_cli(base + ["--out-dir", str(warm_dir)])
+    shutil.rmtree(warm_dir)
+    stages = _stages(work / "mri", work / "pet", pathlib.Path(options.out + ".stages"), extra, options.batch_size, 128)
+    shutil.rmtree(options.out + ".stages")
+    print(json.dumps({"startup_s": started, "cold": cold, "warm": warm, "stages": stages}))
+
+
+# ------------------------------------------------------------------------------------- the parent
+
+
+def read_outputs(folder: pathlib.Path) -> dict:
+    """``{stem: uint8 [H, W, 3]}`` of every output file (PNG, .npy or .nii)."""
+    import nibabel
+    import numpy as np
+    from PIL import Image
+
+    out = {}
+    for path in sorted(folder.iterdir()):
+        stem, suffix = path.name.split(".", 1)
+        if suffix == "png":
+            out[stem] = np.asarray(Image.open(path))
+        elif suffix == "npy":
+            out[stem] = np.load(path, allow_pickle=False)
+        elif suffix in ("nii", "nii.gz"):
+            from jaxfuse.pipeline import nifti_to_image
+
+            out[stem] = nifti_to_image(nibabel.load(path))
+        else:
+            raise SystemExit(f"unexpected output {path}")
+    return out
+
+
+def summarise(runs: list[dict], cores: int) -> dict:
+    med = lambda key, part: statistics.median(r[part][key] for r in runs)  # noqa: E731
+    fused = runs[0]["warm"]["fused"]
+    warm_wall = med("wall_s", "warm")
+    stages = {key: statistics.median(r["stages"][key] for r in runs) for key in runs[0]["stages"]}
+    cpu_ms = 1e3 * med("cpu_s", "warm") / fused
+    wall_ms = 1e3 * warm_wall / fused
+    stage_sum = sum(v for k, v in stages.items() if k.endswith("_ms") and not k.endswith("_wall_ms"))
+    return {
+        "cold_tool_pairs_per_s": med("tool_pairs_per_s", "cold"),
+        "cold_wall_pairs_per_s": fused / med("wall_s", "cold"),
+        "warm_tool_pairs_per_s": med("tool_pairs_per_s", "warm"),
+        "compile_and_first_call_s": med("tool_s", "cold") - med("tool_s", "warm"),
+        "startup_s": statistics.median(r["startup_s"] for r in runs),
+        "stages_ms": stages,
+        "stage_sum_ms": stage_sum,
+        "warm_wall_ms_per_pair": wall_ms,
+        "warm_cpu_ms_per_pair": cpu_ms,
+        "overhead_ms_per_pair": cpu_ms - stage_sum,  # CPU in the run beyond the stages (threads, glue, headers)
+        "idle_core_ms_per_pair": cores * wall_ms - cpu_ms,  # waiting: cores x wall not used
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--variant", action="append", default=[], help="LABEL=ROOT[:ARGS] (repeatable; the first is the reference)")
+    parser.add_argument("--pairs", type=int, default=538)
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--json", type=pathlib.Path)
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--work", help=argparse.SUPPRESS)
+    parser.add_argument("--out", help=argparse.SUPPRESS)
+    options, extra = parser.parse_known_args()
+    if options.child:
+        return child(options, extra)
+    variants = []
+    for spec in options.variant or [f"main={ROOT.parent / 'main'}", "new=."]:
+        label, _, rest = spec.partition("=")
+        root, _, args = rest.partition(":")
+        variants.append((label, pathlib.Path(root).resolve(), shlex.split(args)))
+    cores = len(os.sched_getaffinity(0))
+    with tempfile.TemporaryDirectory(prefix="jaxfuse-folder-bench-") as tmp:
+        tmp = pathlib.Path(tmp)
+        build_folder(tmp, options.pairs)
+        runs: dict[str, list] = {label: [] for label, _, _ in variants}
+        first_outputs: dict[str, pathlib.Path] = {}
+        load_before = os.getloadavg()
+        for repeat in range(options.repeats):
+            for label, root, args in variants:
+                out = tmp / f"out-{label}-{repeat}"
+                command = [sys.executable, __file__, "--child", "--work", str(tmp), "--out", str(out), "--batch-size", str(options.batch_size), *args]
+                env = dict(os.environ, PYTHONPATH=str(root))
+                done = subprocess.run(command, env=env, cwd=root, capture_output=True, text=True)
+                if done.returncode != 0:
+                    raise SystemExit(f"{label} failed:\n{done.stderr[-3000:]}")
+                result = json.loads(done.stdout.strip().splitlines()[-1])
+                runs[label].append(result)
+                print(f"repeat {repeat} {label}: cold {result['cold']['tool_pairs_per_s']:.1f} pairs/s (tool), "
+                      f"warm {result['warm']['tool_pairs_per_s']:.1f}", file=sys.stderr)  # fmt: skip
+                if repeat == 0:
+                    first_outputs[label] = out
+                else:
+                    shutil.rmtree(out)
+        reference_label = variants[0][0]
+        sys.path.insert(0, str(ROOT))
+        reference = read_outputs(first_outputs[reference_label])
+        identical = {}
+        for label, _, _ in variants:
+            got = read_outputs(first_outputs[label])
+            identical[label] = sorted(got) == sorted(reference) and all(
+                got[k].shape == reference[k].shape and (got[k] == reference[k]).all() for k in reference
+            )
+        load_after = os.getloadavg()
+    summary = {label: summarise(runs[label], cores) for label, _, _ in variants}
+    base = summary[reference_label]
+    for label, values in summary.items():
+        values["cold_ratio_vs_" + reference_label] = values["cold_tool_pairs_per_s"] / base["cold_tool_pairs_per_s"]
+        values["warm_ratio_vs_" + reference_label] = values["warm_tool_pairs_per_s"] / base["warm_tool_pairs_per_s"]
+        values["pixels_identical_to_" + reference_label] = identical[label]
+    result = {
+        "what": "folder mode end to end (benchmarks/folder.py)",
+        "cpu": cpu_model(),
+        "load_average_before": load_before,
+        "load_average_after": load_after,
+        "python": platform.python_version(),
+        "pairs": options.pairs,
+        "batch_size": options.batch_size,
+        "repeats": options.repeats,
+        "variants": {label: {"root": str(root), "args": args} for label, root, args in variants},
+        "summary": summary,
+        "runs": runs,
+    }
+    print_table(summary, reference_label, result["cpu"])
+    if options.json:
+        options.json.parent.mkdir(parents=True, exist_ok=True)
+        options.json.write_text(json.dumps(result, indent=1) + "\n")
+
+
+def print_table(summary: dict, reference: str, cpu: dict) -> None:
+    print(f"CPU: {cpu['model_name']} (family {cpu.get('cpu_family')}, model {cpu.get('model')}), {cpu['cores_usable']} usable cores")
+    print("| variant | cold pairs/s (tool) | x ref | warm pairs/s (tool) | x ref | compile+first s | "
+          "decode MRI | decode PET | kernel | encode | write | stage sum | run CPU | overhead | idle core | wall | same pixels |")  # fmt: skip
+    print("|---|" + "---:|" * 15 + "---|")
+    for label, v in summary.items():
+        s = v["stages_ms"]
+        print(
+            f"| {label} | {v['cold_tool_pairs_per_s']:.0f} | {v['cold_ratio_vs_' + reference]:.2f}x | {v['warm_tool_pairs_per_s']:.0f} | "
+            f"{v['warm_ratio_vs_' + reference]:.2f}x | {v['compile_and_first_call_s']:.2f} | {s['decode_mri_ms']:.2f} | "
+            f"{s['decode_pet_ms']:.2f} | {s['kernel_ms']:.2f} | {s['encode_ms']:.2f} | {s['write_ms']:.2f} | {v['stage_sum_ms']:.2f} | "
+            f"{v['warm_cpu_ms_per_pair']:.2f} | {v['overhead_ms_per_pair']:.2f} | {v['idle_core_ms_per_pair']:.2f} | "
+            f"{v['warm_wall_ms_per_pair']:.2f} | {v['pixels_identical_to_' + reference]} |"
+        )
+
+
+if __name__ == "__main__":
+    main()
