@@ -99,7 +99,13 @@ def _run_cli(argv: list[str]) -> dict:
         raise SystemExit(f"exit {code}: {summary}")
     fused = int(summary.split()[1])
     tool_seconds = float(summary.split(" in ")[1].split(" s ")[0])
-    return {"wall_s": wall, "cpu_s": cpu, "tool_s": tool_seconds, "tool_pairs_per_s": fused / tool_seconds, "fused": fused}
+    return {
+        "wall_s": wall,
+        "cpu_s": cpu,
+        "tool_s": tool_seconds,
+        "tool_pairs_per_s": fused / tool_seconds,
+        "fused": fused,
+    }
 
 
 def _encoder(args: list[str]):
@@ -126,7 +132,9 @@ def _encoder(args: list[str]):
         return encode, "png"
 
 
-def _stages(mri_dir: pathlib.Path, pet_dir: pathlib.Path, scratch: pathlib.Path, args: list[str], batch: int, count: int) -> dict:
+def _stages(
+    mri_dir: pathlib.Path, pet_dir: pathlib.Path, scratch: pathlib.Path, args: list[str], batch: int, count: int
+) -> dict:
     """Per-pair CPU (``*_ms``) and wall (``*_wall_ms``) milliseconds of each stage, one at a time (warm)."""
     import numpy as np
 
@@ -233,7 +241,9 @@ def summarise(runs: list[dict], cores: int) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--variant", action="append", default=[], help="LABEL=ROOT[:ARGS] (repeatable; the first is the reference)")
+    parser.add_argument(
+        "--variant", action="append", default=[], help="LABEL=ROOT[:ARGS] (repeatable; the first is the reference)"
+    )
     parser.add_argument("--pairs", type=int, default=538)
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--repeats", type=int, default=3)
@@ -259,7 +269,18 @@ def main() -> None:
         for repeat in range(options.repeats):
             for label, root, args in variants:
                 out = tmp / f"out-{label}-{repeat}"
-                command = [sys.executable, __file__, "--child", "--work", str(tmp), "--out", str(out), "--batch-size", str(options.batch_size), *args]
+                command = [
+                    sys.executable,
+                    __file__,
+                    "--child",
+                    "--work",
+                    str(tmp),
+                    "--out",
+                    str(out),
+                    "--batch-size",
+                    str(options.batch_size),
+                    *args,
+                ]
                 env = dict(os.environ, PYTHONPATH=str(root))
                 done = subprocess.run(command, env=env, cwd=root, capture_output=True, text=True)
                 if done.returncode != 0:
@@ -308,7 +329,9 @@ def main() -> None:
 
 
 def print_table(summary: dict, reference: str, cpu: dict) -> None:
-    print(f"CPU: {cpu['model_name']} (family {cpu.get('cpu_family')}, model {cpu.get('model')}), {cpu['cores_usable']} usable cores")
+    print(
+        f"CPU: {cpu['model_name']} (family {cpu.get('cpu_family')}, model {cpu.get('model')}), {cpu['cores_usable']} usable cores"
+    )
     print("| variant | cold pairs/s (tool) | x ref | warm pairs/s (tool) | x ref | compile+first s | "
           "decode MRI | decode PET | kernel | encode | write | stage sum | run CPU | overhead | idle core | wall | same pixels |")  # fmt: skip
     print("|---|" + "---:|" * 15 + "---|")
