@@ -158,7 +158,7 @@ def build_parser() -> argparse.ArgumentParser:
     fuse = sub.add_parser(
         "fuse", help="fuse one pair, or every same-named pair of two folders", epilog=_LIMITS, formatter_class=formatter,
         description="Fuse one pair (MRI PET -o OUT.png) or two folders of same-named pairs "
-        "(--mri-dir --pet-dir --out-dir). Output: 8-bit RGB PNG, written atomically.",
+        "(--mri-dir --pet-dir --out-dir). Output: 8-bit RGB PNG (folder mode: or --format npy|nifti), written atomically.",
     )  # fmt: skip
     fuse.add_argument("mri", nargs="?", type=pathlib.Path, help="MRI (gray) image file")
     fuse.add_argument("pet", nargs="?", type=pathlib.Path, help="PET/SPECT (RGB or gray) image file")
@@ -166,17 +166,22 @@ def build_parser() -> argparse.ArgumentParser:
     folders = fuse.add_argument_group("folder mode")
     folders.add_argument("--mri-dir", type=pathlib.Path, help="folder of MRI images")
     folders.add_argument("--pet-dir", type=pathlib.Path, help="folder of functional images with the same file names")
-    folders.add_argument("--out-dir", type=pathlib.Path, help="folder for the fused PNGs (created if needed)")
+    folders.add_argument("--out-dir", type=pathlib.Path, help="folder for the fused images (created if needed)")
     folders.add_argument("--batch-size", type=_int_at_least(1), default=64, help="pairs per kernel call (default 64)")
     folders.add_argument(
         "--skip-existing", action="store_true",
         help="leave pairs whose output already exists (resumes a killed run: its complete outputs are kept)",
     )  # fmt: skip
     folders.add_argument("--workers", type=_int_at_least(1), default=4, help="threads decoding and encoding files (default 4)")
+    folders.add_argument(
+        "--format", choices=("png", "npy", "nifti"), default="png",
+        help="output files: png (default, 8-bit RGB), npy (uint8 [H, W, 3], no codec: fastest) or nifti "
+        "(uncompressed RGB24 .nii, the image as one axial slice, 1 mm pixels)",
+    )  # fmt: skip
     _progress_option(folders)
     fuse.add_argument(
         "--png-level", type=int, choices=range(10), default=1, metavar="0-9",
-        help="PNG compression level (default 1: about 2.5x faster to encode than 6, files about 7%% larger)",
+        help="PNG zlib level (default 1: zlib's RLE strategy, the fastest; 2-9 smaller files, slower)",
     )  # fmt: skip
     _add_method_options(fuse)
     from jaxfuse.volume.cli import add_demo_options, add_volume_options  # volumes: jaxfuse/volume/cli.py
@@ -292,13 +297,13 @@ def fuse_one_and_write(args: argparse.Namespace, fuse_batch, mri: np.ndarray, pe
 
 def _run_fuse_folders(args: argparse.Namespace) -> int:
     from jaxfuse.io.atomic import clean_stale_temporaries
-    from jaxfuse.pipeline import BatchReport, Progress, fuse_folder_pairs, pair_folders
+    from jaxfuse.pipeline import OUTPUT_FORMATS, BatchReport, Progress, fuse_folder_pairs, pair_folders
 
     if args.mri_dir is None or args.pet_dir is None or args.out_dir is None:
         raise UsageError("folder mode needs --mri-dir, --pet-dir and --out-dir")
     resize = _resize(args)
     fuse_batch = _batch_fuser(args)
-    jobs, pairing_failures = pair_folders(args.mri_dir, args.pet_dir, args.out_dir)
+    jobs, pairing_failures = pair_folders(args.mri_dir, args.pet_dir, args.out_dir, suffix=OUTPUT_FORMATS[args.format])
     if not jobs and not pairing_failures:
         raise CliError(f"{args.mri_dir}: no image files to fuse")
     args.out_dir.mkdir(parents=True, exist_ok=True)
@@ -310,6 +315,7 @@ def _run_fuse_folders(args: argparse.Namespace) -> int:
         fuse_folder_pairs(
             jobs, fuse_batch, batch_size=args.batch_size, resize=resize, skip_existing=args.skip_existing,
             workers=args.workers, progress=progress, report=report, png_level=args.png_level, max_pixels=args.max_pixels,
+            output_format=args.format,
         )  # fmt: skip
     finally:
         progress.close()
@@ -368,6 +374,9 @@ def _dispatch(args: argparse.Namespace) -> int:
 
     if args.command == "demo":
         return _run_demo(args) if args.two_d else volume_cli.run_volume_demo(args)
+    folder_images = args.command == "fuse" and (args.mri_dir or args.pet_dir or args.out_dir)
+    if args.command == "fuse" and args.format != "png" and (volume_cli.handles(args) or not folder_images):
+        raise UsageError(f"--format {args.format} applies to folder mode of 2-D images only")
     if volume_cli.handles(args):
         return volume_cli.run(args)
     if args.command == "evaluate":
