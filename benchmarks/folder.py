@@ -108,28 +108,17 @@ def _run_cli(argv: list[str]) -> dict:
     }
 
 
-def _encoder(args: list[str]):
-    """``(image) -> bytes`` and the suffix as this tree's folder mode writes them with ``args``."""
-    import numpy as np
-
-    from jaxfuse.io import images
-
+def _writer(args: list[str]):
+    """``(path, image) -> None`` and the suffix, as this tree's folder mode writes with ``args``."""
     level = int(args[args.index("--png-level") + 1]) if "--png-level" in args else 1
     form = args[args.index("--format") + 1] if "--format" in args else "png"
     try:
-        from jaxfuse.pipeline import encode_output  # this project's writers (new code)
+        from jaxfuse.pipeline import OUTPUT_FORMATS, write_output  # trees with --format
+    except ImportError:  # main's code: write_png only
+        from jaxfuse.io.images import write_png
 
-        return (lambda image: encode_output(image, format=form, png_level=level)), form
-    except ImportError:  # main's code: Pillow PNG, as its write_png calls it
-        from PIL import Image
-
-        def encode(image: np.ndarray) -> bytes:
-            buffer = io.BytesIO()
-            Image.fromarray(image).save(buffer, format="PNG", compress_level=level)
-            return buffer.getvalue()
-
-        del images
-        return encode, "png"
+        return (lambda path, image: write_png(path, image, compress_level=level)), ".png"
+    return (lambda path, image: write_output(path, image, format=form, png_level=level)), OUTPUT_FORMATS[form]
 
 
 def _stages(
@@ -159,16 +148,21 @@ def _stages(
     mri, pet = np.stack(mris[:batch]), np.stack(pets[:batch])
     np.asarray(fuse(mri, pet))  # compiled already in this process; makes sure
     fused = timed("kernel", 5 * len(mri), lambda: [np.asarray(fuse(mri, pet)) for _ in range(5)])[-1]
-    encode, suffix = _encoder(args)
+    write, suffix = _writer(args)
     images = [fused[i % len(fused)] for i in range(n)]
-    encoded = timed("encode", n, lambda: [encode(image) for image in images])
     scratch.mkdir()
+    (scratch / "bytes").mkdir()
+    paths = [scratch / f"{index}{suffix}" for index in range(n)]
+    timed("encode", n, lambda: [write(path, image) for path, image in zip(paths, images)])
+    encoded = [path.read_bytes() for path in paths]
 
-    def write_all() -> None:
+    def write_all() -> None:  # the same bytes again: the file system's share
         for index, data in enumerate(encoded):
-            atomic_write(scratch / f"{index}.{suffix}", lambda handle, data=data: handle.write(data))
+            atomic_write(scratch / "bytes" / f"{index}{suffix}", lambda handle, data=data: handle.write(data))
 
     timed("write", n, write_all)
+    out["encode_ms"] -= out["write_ms"]  # encode was timed with its write
+    out["encode_wall_ms"] -= out["write_wall_ms"]
     out["bytes_per_output"] = sum(map(len, encoded)) / n
     return out
 
@@ -191,6 +185,54 @@ def child(options: argparse.Namespace, extra: list[str]) -> None:
     print(json.dumps({"startup_s": started, "cold": cold, "warm": warm, "stages": stages}))
 
 
+def _codec_task(task: tuple) -> int:
+    """Decodes one pair and writes one fused image (PNG, this tree's writer): the codec work of a pair."""
+    import numpy as np
+
+    from jaxfuse.io.images import read_pair
+
+    mri_path, pet_path, out_path, level = task
+    mri, pet = read_pair(mri_path, pet_path)
+    image = np.ascontiguousarray(np.minimum(pet.astype(np.uint16) + mri[..., None] // 2, 255).astype(np.uint8))
+    write, _ = _writer(["--png-level", str(level)])
+    write(out_path, image)
+    return image.shape[0]
+
+
+def codec_scaling(work: pathlib.Path, count: int, repeats: int) -> dict:
+    """Pairs/s of the codec work alone (decode two, encode one) on 1 thread, 2 threads and 2 processes.
+
+    Threads scale only as far as the codecs release the GIL; processes always do but pay start-up
+    (not timed here: the pools are warmed first) and pickling.
+    """
+    import concurrent.futures
+    import multiprocessing
+
+    names = sorted(p.name for p in (work / "mri").iterdir())[:count]
+    out = work / "scaling"
+    out.mkdir(exist_ok=True)
+    tasks = [(work / "mri" / n, work / "pet" / n, out / n, 1) for n in names]
+    context = multiprocessing.get_context("forkserver")
+    kinds = {
+        "1 thread": lambda: concurrent.futures.ThreadPoolExecutor(1),
+        "2 threads": lambda: concurrent.futures.ThreadPoolExecutor(2),
+        "2 processes": lambda: concurrent.futures.ProcessPoolExecutor(2, mp_context=context),
+    }
+    rates: dict[str, list] = {kind: [] for kind in kinds}
+    for _ in range(repeats):
+        for kind, make in kinds.items():
+            with make() as pool:
+                list(pool.map(_codec_task, tasks[:8]))  # started and imported before timing
+                start = time.perf_counter()
+                list(pool.map(_codec_task, tasks, chunksize=4 if "process" in kind else 1))
+                rates[kind].append(len(tasks) / (time.perf_counter() - start))
+    shutil.rmtree(out)
+    result = {kind: statistics.median(values) for kind, values in rates.items()}
+    result["thread_speedup_2_vs_1"] = result["2 threads"] / result["1 thread"]
+    result["process_speedup_2_vs_1"] = result["2 processes"] / result["1 thread"]
+    return result
+
+
 # ------------------------------------------------------------------------------------- the parent
 
 
@@ -208,9 +250,9 @@ def read_outputs(folder: pathlib.Path) -> dict:
         elif suffix == "npy":
             out[stem] = np.load(path, allow_pickle=False)
         elif suffix in ("nii", "nii.gz"):
-            from jaxfuse.pipeline import nifti_to_image
+            from jaxfuse.pipeline import image_from_fused_nifti
 
-            out[stem] = nifti_to_image(nibabel.load(path))
+            out[stem] = image_from_fused_nifti(nibabel.load(path))
         else:
             raise SystemExit(f"unexpected output {path}")
     return out
@@ -248,12 +290,15 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--json", type=pathlib.Path)
+    parser.add_argument("--scaling-pairs", type=int, default=256, help="pairs of the codec scaling run (0: none)")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--work", help=argparse.SUPPRESS)
     parser.add_argument("--out", help=argparse.SUPPRESS)
     options, extra = parser.parse_known_args()
     if options.child:
         return child(options, extra)
+    sys.path.insert(0, str(ROOT))  # this tree: the codec scaling run and reading outputs back
+    os.environ["PYTHONPATH"] = str(ROOT)  # and the scaling run's worker processes
     variants = []
     for spec in options.variant or [f"main={ROOT.parent / 'main'}", "new=."]:
         label, _, rest = spec.partition("=")
@@ -293,8 +338,8 @@ def main() -> None:
                     first_outputs[label] = out
                 else:
                     shutil.rmtree(out)
+        scaling = codec_scaling(tmp, options.scaling_pairs, options.repeats) if options.scaling_pairs else None
         reference_label = variants[0][0]
-        sys.path.insert(0, str(ROOT))
         reference = read_outputs(first_outputs[reference_label])
         identical = {}
         for label, _, _ in variants:
@@ -320,9 +365,15 @@ def main() -> None:
         "repeats": options.repeats,
         "variants": {label: {"root": str(root), "args": args} for label, root, args in variants},
         "summary": summary,
+        "codec_scaling_this_tree": scaling,
         "runs": runs,
     }
     print_table(summary, reference_label, result["cpu"])
+    if scaling:
+        print(
+            "codec work alone (decode 2 + encode 1 PNG), pairs/s: "
+            + ", ".join(f"{k} {v:.2f}" for k, v in scaling.items())
+        )
     if options.json:
         options.json.parent.mkdir(parents=True, exist_ok=True)
         options.json.write_text(json.dumps(result, indent=1) + "\n")

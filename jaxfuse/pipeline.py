@@ -96,13 +96,38 @@ def write_output(path: os.PathLike | str, image: np.ndarray, *, format: str = "p
     if format == "npy":
         atomic_write(path, lambda handle: np.save(handle, np.ascontiguousarray(image), allow_pickle=False))
     elif format == "nifti":
-        from jaxfuse.io.volumes import write_rgb_nifti
         from jaxfuse.volume.slicing import slices_to_volume
 
-        volume = slices_to_volume(image[None], axis="axial")
-        write_rgb_nifti(path, volume, np.eye(4), description="jaxfuse fused 2-D image", compress_level=0)
+        # the header of every image of this shape is the same: made once by the volume writer
+        prefix = _nifti_header(image.shape[:2])
+        volume = slices_to_volume(image[None], axis="axial")  # [X, Y, 1, 3]
+        voxels = np.ascontiguousarray(volume.transpose(2, 1, 0, 3))  # NIfTI order: x fastest, R G B per voxel
+
+        def write(handle) -> None:
+            handle.write(prefix)
+            handle.write(voxels.data)
+
+        atomic_write(path, write)
     else:
         raise ValueError(f"format must be one of {', '.join(OUTPUT_FORMATS)}, got {format!r}")
+
+
+@functools.lru_cache(maxsize=8)
+def _nifti_header(shape: tuple[int, int]) -> bytes:
+    """The bytes before the voxels of :func:`jaxfuse.io.volumes.write_rgb_nifti`'s uncompressed file
+    of a 2-D fused image of ``shape`` (``(H, W)``): header and extension flag, as that writer makes them."""
+    import tempfile
+
+    from jaxfuse.io.volumes import write_rgb_nifti
+    from jaxfuse.volume.slicing import slices_to_volume
+
+    height, width = shape
+    volume = slices_to_volume(np.zeros((1, height, width, 3), np.uint8), axis="axial")
+    with tempfile.TemporaryDirectory(prefix="jaxfuse-nifti-") as folder:
+        path = pathlib.Path(folder) / "header.nii"
+        write_rgb_nifti(path, volume, np.eye(4), description="jaxfuse fused 2-D image", compress_level=0)
+        data = path.read_bytes()
+    return data[: len(data) - height * width * 3]
 
 
 def image_from_fused_nifti(image) -> np.ndarray:
