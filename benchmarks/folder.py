@@ -38,6 +38,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import zlib
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 HARVARD = ROOT.parent / "shared" / "data" / "harvard" / "PET-MRI"
@@ -177,6 +178,7 @@ def child(options: argparse.Namespace, extra: list[str]) -> None:
     base = ["fuse", "--mri-dir", str(work / "mri"), "--pet-dir", str(work / "pet"), "--progress", "off"]
     base += ["--batch-size", str(options.batch_size), *extra]
     cold = _run_cli(base + ["--out-dir", str(options.out)])
+    cold["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # start-up + cold run
     warm_dir = pathlib.Path(options.out + ".warm")
     warm = _run_cli(base + ["--out-dir", str(warm_dir)])
     shutil.rmtree(warm_dir)
@@ -197,6 +199,77 @@ def _codec_task(task: tuple) -> int:
     write, _ = _writer(["--png-level", str(level)])
     write(out_path, image)
     return image.shape[0]
+
+
+def codec_alternatives(work: pathlib.Path, count: int) -> dict:
+    """CPU ms per image of other codecs on the same files and their fusions (one thread): Pillow's and
+    imagecodecs' (libpng) PNG decoders, Pillow's PNG encoder at level 1, this tree's, and the same
+    Up-filtered rows through libdeflate (imagecodecs) instead of zlib. None where not installed."""
+    import numpy as np
+    from PIL import Image
+
+    from jaxfuse.io.images import read_functional, read_mri
+
+    names = sorted(p.name for p in (work / "mri").iterdir())[:count]
+    files = [(work / "mri" / n).read_bytes() for n in names] + [(work / "pet" / n).read_bytes() for n in names]
+    import jax.numpy as jnp
+
+    import jaxfuse
+
+    mri = np.stack([read_mri(work / "mri" / n) for n in names])
+    pet = np.stack([read_functional(work / "pet" / n) for n in names])
+    images = list(np.asarray(jaxfuse.fuse(mri, pet, output_dtype=jnp.uint8)))  # real fusions
+
+    def cpu_ms(work_one, items) -> tuple[float, float]:
+        best, size = float("inf"), 0.0
+        for _ in range(3):
+            start = time.thread_time()
+            out = [work_one(item) for item in items]
+            best = min(best, (time.thread_time() - start) / len(items))
+            size = sum(len(o) for o in out if isinstance(o, bytes)) / len(items)
+        return 1e3 * best, size
+
+    def pillow_decode(data: bytes):
+        with Image.open(io.BytesIO(data)) as image:
+            image.load()
+            return np.asarray(image).shape
+
+    def pillow_encode(image) -> bytes:
+        buffer = io.BytesIO()
+        Image.fromarray(image).save(buffer, format="PNG", compress_level=1)
+        return buffer.getvalue()
+
+    result = {"pillow_decode_ms": cpu_ms(pillow_decode, files)[0]}
+    result["pillow_encode_level1_ms"], result["pillow_encode_level1_bytes"] = cpu_ms(pillow_encode, images)
+    try:
+        from jaxfuse.io.png import encode_png
+
+        result["this_encode_level1_ms"], result["this_encode_level1_bytes"] = cpu_ms(encode_png, images)
+    except ImportError:
+        pass
+    try:
+        import imagecodecs
+    except ImportError:
+        return result
+    result["imagecodecs_png_decode_ms"] = cpu_ms(imagecodecs.png_decode, files)[0]
+
+    def up_rows(image):
+        rows = image.reshape(image.shape[0], -1)
+        out = np.empty((rows.shape[0], rows.shape[1] + 1), np.uint8)
+        out[:, 0] = 2
+        out[0, 1:] = rows[0]
+        np.subtract(rows[1:], rows[:-1], out=out[1:, 1:])
+        return out
+
+    filtered = [up_rows(image).tobytes() for image in images]
+    result["libdeflate_level1_deflate_ms"], result["libdeflate_level1_bytes"] = cpu_ms(
+        lambda data: bytes(imagecodecs.deflate_encode(data, level=1)), filtered
+    )
+    result["zlib_rle_level1_deflate_ms"] = cpu_ms(
+        lambda data: (lambda c: c.compress(data) + c.flush())(zlib.compressobj(1, zlib.DEFLATED, 15, 9, zlib.Z_RLE)),
+        filtered,
+    )[0]
+    return result
 
 
 def codec_scaling(work: pathlib.Path, count: int, repeats: int) -> dict:
@@ -269,6 +342,7 @@ def summarise(runs: list[dict], cores: int) -> dict:
     return {
         "cold_tool_pairs_per_s": med("tool_pairs_per_s", "cold"),
         "cold_wall_pairs_per_s": fused / med("wall_s", "cold"),
+        "cold_peak_rss_mib": med("peak_rss_mib", "cold"),
         "warm_tool_pairs_per_s": med("tool_pairs_per_s", "warm"),
         "compile_and_first_call_s": med("tool_s", "cold") - med("tool_s", "warm"),
         "startup_s": statistics.median(r["startup_s"] for r in runs),
@@ -339,6 +413,7 @@ def main() -> None:
                 else:
                     shutil.rmtree(out)
         scaling = codec_scaling(tmp, options.scaling_pairs, options.repeats) if options.scaling_pairs else None
+        alternatives = codec_alternatives(tmp, 64)
         reference_label = variants[0][0]
         reference = read_outputs(first_outputs[reference_label])
         identical = {}
@@ -366,9 +441,11 @@ def main() -> None:
         "variants": {label: {"root": str(root), "args": args} for label, root, args in variants},
         "summary": summary,
         "codec_scaling_this_tree": scaling,
+        "codec_alternatives_cpu_ms": alternatives,
         "runs": runs,
     }
     print_table(summary, reference_label, result["cpu"])
+    print("other codecs, CPU ms per image (bytes): " + ", ".join(f"{k} {v:.2f}" for k, v in alternatives.items()))
     if scaling:
         print(
             "codec work alone (decode 2 + encode 1 PNG), pairs/s: "
