@@ -3,9 +3,9 @@
 Pillow chooses a filter for each row by trying all five (its adaptive heuristic), which is most of
 its encode time at low zlib levels. Here every row uses the Up filter (the byte above subtracted,
 one vectorised NumPy subtraction; fused images are smooth vertically as much as horizontally) and
-level 1 uses zlib's run-length strategy. Measured on a 256x256 RGB fusion (``benchmarks/folder.py``
-and ``benchmarks/RESULTS.md``): about 2.6x faster than Pillow at level 1, files about 13% larger;
-level 9 files are within a few percent of Pillow's. The pixels are the same whatever the level:
+level 1 uses zlib's run-length strategy. Measured on 256x256 RGB fusions (``benchmarks/folder.py``,
+``benchmarks/RESULTS.md``): 3x faster than Pillow at level 1, files about 15% larger (levels 2-9
+use zlib's default strategy for smaller files). The pixels are the same whatever the level:
 PNG is lossless, and any PNG reader decodes these files (one or more IDAT chunks, standard CRCs).
 
 Rows are filtered and compressed in blocks of about 1 MB, so encoding a 4096x4096 image holds one
