@@ -8,7 +8,7 @@ kernel thread (the main thread goes on decoding while it runs: the first call's 
 overlaps the decoding of the next batches), and results are encoded and written by the pool
 (atomically: temporary file, then rename) as PNG, ``.npy`` or NIfTI (:data:`OUTPUT_FORMATS`).
 Pillow, NumPy and zlib release the GIL while they decode, filter and compress, so threads share
-the cores (``benchmarks/folder.py`` measures it).
+the cores (``benchmarks/folder.py`` times threads against processes).
 
 Memory: a kernel batch holds at most ``batch_pixels`` pixels (height x width summed over its
 pairs; large images get smaller batches, at least one pair), a read-ahead batch at most as many
