@@ -355,6 +355,17 @@ def summarise(runs: list[dict], cores: int) -> dict:
     }
 
 
+def paired_ratios(runs: list[dict], reference: list[dict], label: str) -> dict:
+    """Median over repeats of this variant's pairs/s over the reference's in the same repeat (the
+    two ran back to back, so a change in the machine's load mostly cancels)."""
+    out = {}
+    for part in ("cold", "warm"):
+        ratios = [r[part]["tool_pairs_per_s"] / b[part]["tool_pairs_per_s"] for r, b in zip(runs, reference)]
+        out[f"{part}_ratio_paired_vs_{label}"] = statistics.median(ratios)
+        out[f"{part}_ratios_per_repeat_vs_{label}"] = ratios
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument(
@@ -428,6 +439,7 @@ def main() -> None:
     for label, values in summary.items():
         values["cold_ratio_vs_" + reference_label] = values["cold_tool_pairs_per_s"] / base["cold_tool_pairs_per_s"]
         values["warm_ratio_vs_" + reference_label] = values["warm_tool_pairs_per_s"] / base["warm_tool_pairs_per_s"]
+        values.update(paired_ratios(runs[label], runs[reference_label], reference_label))
         values["pixels_identical_to_" + reference_label] = identical[label]
     result = {
         "what": "folder mode end to end (benchmarks/folder.py)",
@@ -460,14 +472,14 @@ def print_table(summary: dict, reference: str, cpu: dict) -> None:
     print(
         f"CPU: {cpu['model_name']} (family {cpu.get('cpu_family')}, model {cpu.get('model')}), {cpu['cores_usable']} usable cores"
     )
-    print("| variant | cold pairs/s (tool) | x ref | warm pairs/s (tool) | x ref | compile+first s | "
+    print("| variant | cold pairs/s (tool) | x ref (paired) | warm pairs/s (tool) | x ref (paired) | compile+first s | "
           "decode MRI | decode PET | kernel | encode | write | stage sum | run CPU | overhead | idle core | wall | same pixels |")  # fmt: skip
     print("|---|" + "---:|" * 15 + "---|")
     for label, v in summary.items():
         s = v["stages_ms"]
         print(
-            f"| {label} | {v['cold_tool_pairs_per_s']:.0f} | {v['cold_ratio_vs_' + reference]:.2f}x | {v['warm_tool_pairs_per_s']:.0f} | "
-            f"{v['warm_ratio_vs_' + reference]:.2f}x | {v['compile_and_first_call_s']:.2f} | {s['decode_mri_ms']:.2f} | "
+            f"| {label} | {v['cold_tool_pairs_per_s']:.0f} | {v['cold_ratio_paired_vs_' + reference]:.2f}x | "
+            f"{v['warm_tool_pairs_per_s']:.0f} | {v['warm_ratio_paired_vs_' + reference]:.2f}x | {v['compile_and_first_call_s']:.2f} | {s['decode_mri_ms']:.2f} | "
             f"{s['decode_pet_ms']:.2f} | {s['kernel_ms']:.2f} | {s['encode_ms']:.2f} | {s['write_ms']:.2f} | {v['stage_sum_ms']:.2f} | "
             f"{v['warm_cpu_ms_per_pair']:.2f} | {v['overhead_ms_per_pair']:.2f} | {v['idle_core_ms_per_pair']:.2f} | "
             f"{v['warm_wall_ms_per_pair']:.2f} | {v['pixels_identical_to_' + reference]} |"

@@ -4,7 +4,7 @@ Pillow chooses a filter for each row by trying all five (its adaptive heuristic)
 its encode time at low zlib levels. Here every row uses the Up filter (the byte above subtracted,
 one vectorised NumPy subtraction; fused images are smooth vertically as much as horizontally) and
 level 1 uses zlib's run-length strategy. Measured on 256x256 RGB fusions (``benchmarks/folder.py``,
-``benchmarks/RESULTS.md``): 3x faster than Pillow at level 1, files about 15% larger (levels 2-9
+``benchmarks/RESULTS.md``): about 2.7x faster than Pillow at level 1, files about 15% larger (levels 2-9
 use zlib's default strategy for smaller files). The pixels are the same whatever the level:
 PNG is lossless, and any PNG reader decodes these files (one or more IDAT chunks, standard CRCs).
 
