@@ -1,6 +1,6 @@
 """A PNG encoder for 8-bit gray and RGB images: NumPy row filter + the standard library's zlib.
 
-Pillow chooses a filter for each row by trying all five (its adaptive heuristic), which is most of
+Pillow chooses a filter for each row by trying all five (its adaptive heuristic), about half of
 its encode time at low zlib levels. Here every row uses the Up filter (the byte above subtracted,
 one vectorised NumPy subtraction; fused images are smooth vertically as much as horizontally) and
 level 1 uses zlib's run-length strategy. Measured on 256x256 RGB fusions (``benchmarks/folder.py``,
@@ -9,7 +9,7 @@ use zlib's default strategy for smaller files). The pixels are the same whatever
 PNG is lossless, and any PNG reader decodes these files (one or more IDAT chunks, standard CRCs).
 
 Rows are filtered and compressed in blocks of about 1 MB, so encoding a 4096x4096 image holds one
-block beside the output. NumPy and zlib release the GIL while they work, so threads encode in
+block beside the output. NumPy and zlib release the GIL while they work, so threads can encode in
 parallel.
 """
 
