@@ -267,8 +267,8 @@ def _join_distributed(args: argparse.Namespace) -> None:
         )
     except ValueError as error:  # nothing found in the environment and not given
         raise UsageError(
-            f"--distributed: {error} (no SLURM, Open MPI or Kubernetes job found: give --coordinator, "
-            "--num-processes and --process-id)"
+            f"--distributed: no SLURM, Open MPI or Kubernetes job found in the environment ({error}); "
+            "give --coordinator, --num-processes and --process-id"
         ) from None
     except RuntimeError as error:
         raise OutputError(args.coordinator or "jax.distributed", f"cannot join the distributed job ({error})") from None
