@@ -224,17 +224,19 @@ def _part(value: str):
 def add_split_options(parser: argparse.ArgumentParser) -> None:
     """Adds the options that split a folder job over many machines (images and volumes alike)."""
     group = parser.add_argument_group(
-        "many machines (folder mode)",
-        "The sorted pair names are dealt out in turn: name number r (0-based, counting unpaired names too) goes "
-        "to worker r mod N. The split depends only on the names in the folders (not on listing order or on "
-        "which outputs exist), so parts never write the same file and a --skip-existing rerun of a part "
-        "redoes only what that part left. The summary line starts with the part, e.g. 'part 2/4: 135 of "
-        "538 pairs;'. With both --part and --distributed, the part's pairs are split over the processes.",
+        "many machines (folder mode; docs/cluster.md)",
+        "The sorted pair names (unpaired names included) are dealt out in turn: name number r\n"
+        "(from 0) goes to worker r mod N. The split depends only on the names in the folders, not\n"
+        "on listing order or on which outputs exist: workers never write the same file, each\n"
+        "pairing failure is reported by the worker owning the name, and a --skip-existing rerun\n"
+        "of a part redoes what that part left. The summary starts with the share, e.g.\n"
+        "'part 2/4: 135 of 538 pairs;'. With --part and --distributed, the part is split over\n"
+        "the processes.",
     )
     group.add_argument(
         "--part", type=_part, metavar="K/N",
         help="fuse only part K of N (1-based: 1 <= K <= N), for independent array-job tasks; SLURM: "
-        "--array=1-N and --part $SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT",
+        "--array=1-N and --part $SLURM_ARRAY_TASK_ID/N",
     )  # fmt: skip
     group.add_argument(
         "--distributed", action="store_true",
