@@ -291,20 +291,19 @@ def job_share(args: argparse.Namespace):
     return share
 
 
-class _StdoutToNull:
-    """Sends file descriptor 1 to /dev/null for a while: the CPU collectives (Gloo) print a line
-    there when they connect, which would land among the summary lines."""
-
-    def __enter__(self):
-        sys.stdout.flush()
-        self._saved = os.dup(1)
-        null = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(null, 1)
-        os.close(null)
-
-    def __exit__(self, *exc):
-        os.dup2(self._saved, 1)
-        os.close(self._saved)
+def _quiet_c_stdout() -> None:
+    """Points file descriptor 1 at /dev/null, and Python's ``sys.stdout`` at a copy of it, for the
+    rest of the process: the CPU collectives (Gloo) print a line to C's stdout when they connect,
+    at a time of their own, which would land among the summary lines. Python's output is unchanged."""
+    sys.stdout.flush()
+    real = os.dup(1)
+    null = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(null, 1)
+    os.close(null)
+    stream = sys.stdout
+    sys.stdout = open(  # the process's stdout from now on; closed at exit
+        real, "w", encoding=stream.encoding, errors=stream.errors, buffering=1 if stream.line_buffering else -1
+    )
 
 
 def take_job_share(args: argparse.Namespace, share, list_pairs, *, name, empty: str):
@@ -324,22 +323,22 @@ def take_job_share(args: argparse.Namespace, share, list_pairs, *, name, empty: 
     from jaxfuse.partition import check_same_names, take_share
 
     collective = _distributed(args) and jax.process_count() > 1
+    if collective:
+        _quiet_c_stdout()
     try:
         items, failures = list_pairs()
     except Exception:
         if collective:  # the other processes learn that this one failed, instead of waiting for it
-            with _StdoutToNull():
-                try:
-                    check_same_names(None)
-                except RuntimeError:
-                    pass
+            try:
+                check_same_names(None)
+            except RuntimeError:
+                pass
         raise
     if collective:
-        with _StdoutToNull():
-            try:
-                check_same_names([name(item) for item in items] + [n for n, _ in failures])
-            except RuntimeError as error:
-                raise CliError(f"{args.mri_dir}: {error}") from None
+        try:
+            check_same_names([name(item) for item in items] + [n for n, _ in failures])
+        except RuntimeError as error:
+            raise CliError(f"{args.mri_dir}: {error}") from None
     if not items and not failures:
         raise CliError(empty)
     if share is None:

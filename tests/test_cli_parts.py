@@ -236,16 +236,24 @@ def test_two_process_distributed_job_writes_the_whole_run(folders, whole, tmp_pa
 
 
 @pytest.mark.slow
-def test_distributed_processes_that_list_different_folders_fuse_nothing(folders, tmp_path):
+@pytest.mark.parametrize("other", ["fewer names", "missing folder"])
+def test_distributed_processes_that_list_different_folders_fuse_nothing(folders, tmp_path, other):
     mri_dir, pet_dir = folders
-    other = tmp_path / "other"
-    shutil.copytree(mri_dir, other)
-    (other / LONELY).unlink()
-    results = _processes([mri_dir, other], pet_dir, tmp_path / "out", "--part", "1/1")
-    for code, out, err in results:
+    elsewhere = tmp_path / "other"
+    if other == "fewer names":
+        shutil.copytree(mri_dir, elsewhere)
+        (elsewhere / LONELY).unlink()
+    results = _processes([mri_dir, elsewhere], pet_dir, tmp_path / "out", "--part", "1/1")
+    for index, (code, out, err) in enumerate(results):
         assert code == 1 and out == "", (out, err[-3000:])
-        assert err.startswith("jaxfuse: error: ") and "listed different input folders" in err, err[-3000:]
-    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+        assert len(err.splitlines()) == 1 and err.startswith("jaxfuse: error: "), err[-3000:]
+        if other == "missing folder" and index == 1:  # its own problem; process 0 learns of it
+            assert f"{elsewhere}: no such folder" in err, err
+        elif other == "missing folder":
+            assert "process 1 could not list the input folders; nothing was fused" in err, err
+        else:
+            assert "listed different input folders (process 0: 7 names, process 1: 6 names)" in err, err
+    assert not (tmp_path / "out").exists()
 
 
 def test_distributed_outside_a_cluster_is_a_usage_error(folders, tmp_path):
