@@ -2,7 +2,8 @@
 
 ``jaxfuse fuse MRI PET -o FUSED.nii.gz`` where MRI and PET are NIfTI files or DICOM series folders;
 folder mode (``--mri-dir --pet-dir --out-dir``) pairs volumes by name (``a.nii.gz`` or a DICOM
-folder ``a/`` in each) as it pairs 2-D images; a gray 2-D functional image given with
+folder ``a/`` in each) as it pairs 2-D images, and splits them over many machines the same way
+(``--part K/N``, ``--distributed``: :mod:`jaxfuse.partition`); a gray 2-D functional image given with
 ``--pet-cmap`` is windowed and coloured before fusing; ``jaxfuse demo`` fuses the shipped MNI152
 sample. Problems are raised as the command line's kinds (see :mod:`jaxfuse.cli`): an input's
 :class:`jaxfuse.io.images.ImageError` (exit 1), ``UsageError`` (exit 2), an output's
