@@ -2,7 +2,8 @@
 
 ``jaxfuse fuse MRI PET -o FUSED.nii.gz`` where MRI and PET are NIfTI files or DICOM series folders;
 folder mode (``--mri-dir --pet-dir --out-dir``) pairs volumes by name (``a.nii.gz`` or a DICOM
-folder ``a/`` in each) as it pairs 2-D images; a gray 2-D functional image given with
+folder ``a/`` in each) as it pairs 2-D images, and splits them over many machines the same way
+(``--part K/N``, ``--distributed``: :mod:`jaxfuse.partition`); a gray 2-D functional image given with
 ``--pet-cmap`` is windowed and coloured before fusing; ``jaxfuse demo`` fuses the shipped MNI152
 sample. Problems are raised as the command line's kinds (see :mod:`jaxfuse.cli`): an input's
 :class:`jaxfuse.io.images.ImageError` (exit 1), ``UsageError`` (exit 2), an output's
@@ -286,9 +287,13 @@ def _run_folders(args: argparse.Namespace) -> int:
     if args.mri_dir is None or args.pet_dir is None or args.out_dir is None:
         raise _cli_error("folder mode needs --mri-dir, --pet-dir and --out-dir", usage=True)
     _options(args)
-    pairs, failures = pair_volume_folders(args.mri_dir, args.pet_dir)
-    if not pairs and not failures:
-        raise _cli_error(f"{args.mri_dir}: no volumes to fuse")
+    from jaxfuse.cli import job_share, take_job_share
+
+    share = job_share(args)  # joins a jax.distributed job: before the first JAX call
+    pairs, failures, prefix = take_job_share(
+        args, share, lambda: pair_volume_folders(args.mri_dir, args.pet_dir), name=lambda pair: pair[0],
+        empty=f"{args.mri_dir}: no volumes to fuse",
+    )  # fmt: skip
     refuse_overwriting_inputs(args.out_dir, (args.mri_dir, args.pet_dir), what="output folder")
     args.out_dir.mkdir(parents=True, exist_ok=True)
     clean_stale_temporaries(args.out_dir)
@@ -307,7 +312,7 @@ def _run_folders(args: argparse.Namespace) -> int:
             fused += 1
         except ImageError as error:  # this pair's input: reported, the others go on
             failures.append((name, str(error)))
-    print(f"fused {fused} volume pairs, skipped {skipped}, failed {len(failures)}")
+    print(f"{prefix}fused {fused} volume pairs, skipped {skipped}, failed {len(failures)}")
     for name, reason in failures:
         print(f"jaxfuse: failed {name}: {reason}", file=sys.stderr)
     return 1 if failures else 0
