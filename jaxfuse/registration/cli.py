@@ -25,7 +25,8 @@ same patient; a 4-decimal print of a rotation is well within it). A 2-D file's t
 the identity's.
 
 A registration whose optimiser did not settle or whose MI did not improve
-(``report.converged`` false, or ``mi_final <= mi_initial``) fuses nothing for that pair: a
+(``report.converged`` false, or ``mi_final <= mi_initial +`` :data:`MIN_MI_GAIN`), or whose final
+MI is below :data:`MIN_MI` (nothing to register by, e.g. a blank PET), fuses nothing for that pair: a
 :class:`RegistrationError` (an :class:`~jaxfuse.io.images.ImageError` naming the PET, exit 1; in
 folder mode that pair's failure) unless ``--accept-unconverged`` is given, which prints one
 warning line and goes on. A non-finite result is refused even then.
@@ -48,6 +49,8 @@ from jaxfuse.io.images import ImageError
 __all__ = [
     "REGISTRATIONS",
     "RIGID_TOLERANCE",
+    "MIN_MI_GAIN",
+    "MIN_MI",
     "RegistrationError",
     "add_registration_options",
     "check_registration_args",
@@ -65,6 +68,11 @@ __all__ = [
 REGISTRATIONS = ("none", "rigid")
 #: A transform file's linear part must have every singular value within this of 1.
 RIGID_TOLERANCE = 1e-3
+#: MI (nats) must rise by more than this (float32 rounding of a flat objective is ~1e-13).
+MIN_MI_GAIN = 1e-6
+#: Below this final MI (nats) the images share almost nothing to register by (a blank or pure-noise
+#: PET: 0 and 0.003; the Harvard PET-MRI pairs 0.2, MNI T1 vs simulated FDG 0.8, at 16 bins).
+MIN_MI = 0.01
 _MAX_FILE_BYTES = 64 * 1024  # a 4x4 matrix in text is a few hundred bytes
 _PROG = "jaxfuse"
 
@@ -281,8 +289,10 @@ def check_report(matrix: np.ndarray, report, *, mri_path, pet_path, accept: bool
             pet_path, f"rigid registration to {mri_path} failed (the transform is not finite); nothing written"
         )
     problems = []
-    if not mi1 > mi0:
-        problems.append(f"MI did not improve ({mi0:.4f} -> {mi1:.4f} nats)")
+    if not mi1 > mi0 + MIN_MI_GAIN:
+        problems.append(f"MI did not improve ({mi0:.4g} -> {mi1:.4g} nats)")
+    if not mi1 >= MIN_MI:
+        problems.append(f"MI {mi1:.4g} nats is below {MIN_MI:g}: the images share almost no information")
     if not bool(report.converged):
         problems.append(
             f"the optimiser did not settle (moved {float(report.movement):.3g} mm over the last quarter of the finest level)"
@@ -378,6 +388,18 @@ def _folder_transform(folder: pathlib.Path, job) -> pathlib.Path:
     return folder / (pathlib.Path(job.out_path).stem + ".txt")
 
 
+def _accept(args: argparse.Namespace, job, transform: np.ndarray, report) -> tuple[BaseException | None, np.ndarray]:
+    """``(None, transform)`` for a registration accepted (and its NAME.txt written), else
+    ``(error, identity)``: that pair's failure."""
+    try:
+        check_report(transform, report, mri_path=job.mri_path, pet_path=job.pet_path, accept=args.accept_unconverged)
+        if args.transform_out is not None:
+            write_transform(_folder_transform(args.transform_out, job), transform)
+    except (ImageError, OSError) as error:
+        return error, np.eye(3)
+    return None, transform
+
+
 def image_batch_aligner(args: argparse.Namespace):
     """The folder pipeline's ``align`` hook for 2-D pairs (None without the options).
 
@@ -385,7 +407,8 @@ def image_batch_aligner(args: argparse.Namespace):
         ``align(jobs, mri [N, H, W], pet [N, H, W(, 3)]) -> (mri, pet float32, errors)``: the
         first ``len(jobs)`` pairs are real (the rest padding); ``errors[i]`` is None or the
         exception that fails pair ``i``. With ``--register rigid`` the batch is registered as one
-        ``vmap`` (:func:`~jaxfuse.registration.register_rigid_batch`); with ``--transform-in DIR``
+        ``vmap`` (:func:`~jaxfuse.registration.register_rigid_batch`; a batch of one with
+        :func:`~jaxfuse.registration.register_rigid`); with ``--transform-in DIR``
         each pair reads ``DIR/NAME.txt``.
     """
     if not wants_alignment(args):
@@ -403,6 +426,11 @@ def image_batch_aligner(args: argparse.Namespace):
                     transforms[i] = read_transform(_folder_transform(args.transform_in, job), ndim=2)
                 except ImageError as error:
                     errors[i] = error
+        elif len(mri) == 1:  # a batch of one is a single registration (the single-pair program)
+            from jaxfuse.registration import register_rigid
+
+            found, report = register_rigid(_unit_float(mri[0]), _intensity(pet[0]))
+            errors[0], transforms[0] = _accept(args, jobs[0], np.asarray(found, np.float64), report)
         else:
             from jaxfuse.registration import register_rigid_batch
 
@@ -412,15 +440,7 @@ def image_batch_aligner(args: argparse.Namespace):
             found = np.asarray(found, np.float64)
             for i, job in enumerate(jobs):
                 report = type(reports)(*(np.asarray(field)[i] for field in reports))
-                try:
-                    check_report(
-                        found[i], report, mri_path=job.mri_path, pet_path=job.pet_path, accept=args.accept_unconverged
-                    )
-                    if args.transform_out is not None:
-                        write_transform(_folder_transform(args.transform_out, job), found[i])
-                    transforms[i] = found[i]
-                except (ImageError, OSError) as error:
-                    errors[i] = error
+                errors[i], transforms[i] = _accept(args, job, found[i], report)
         moved = np.stack([_moved(p, t, stored_units=False) for p, t in zip(pet, transforms)])
         return mri, moved, errors
 
