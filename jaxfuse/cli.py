@@ -36,8 +36,15 @@ limits:
   before decoding; one kernel batch at most 2**24 pixels (large images get smaller batches);
   --a and --b in [0, 1]; --resize N with 3 <= N and N*N <= --max-pixels.
 
+registration (--register rigid, --transform-in, --transform-out; see the registration options):
+  transform files are 4x4 plain text mapping MRI world to PET world (volumes: RAS mm; 2-D: pixel
+  (row, column), third axis the identity, 3x3 also read); refused unless finite, last row 0 0 0 1,
+  and a rotation (singular values 1 within 0.001, no reflection). A registration that did not
+  converge, did not raise MI or ends below 0.01 nats fails its pair (exit 1) unless --accept-unconverged.
+
 exit codes:
-  0 done; 1 an input could not be used (folder mode: the other pairs are written); 2 usage error;
+  0 done; 1 an input could not be used or its registration failed (folder mode: the other pairs
+  are written); 2 usage error;
   3 an output could not be written or the run failed (disk full, output is an input, folder
   missing); 130 interrupted.
 """

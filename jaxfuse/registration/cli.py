@@ -86,10 +86,11 @@ def add_registration_options(parser: argparse.ArgumentParser) -> None:
     """Adds ``--register``, ``--transform-in``, ``--transform-out`` and ``--accept-unconverged``."""
     group = parser.add_argument_group(
         "registration (the paper's step 1: PET moved onto the MRI before fusing)",
-        "Transform files: 4x4 plain text (numpy.savetxt) mapping MRI world to PET world. Volumes: RAS mm "
-        "of the files' affines. 2-D images: pixel coordinates (row, column) of the images as fused "
-        "(after --resize), third axis the identity; a 3x3 in-plane matrix is read too. Folder mode: "
-        "--transform-out/--transform-in name folders of NAME.txt, one per pair (NAME: the output's stem).",
+        "Transform files: 4x4 plain text (numpy.savetxt) mapping MRI world to PET world, y = T @ [x, 1].\n"
+        "Volumes: RAS mm of the files' affines. 2-D images: pixel coordinates (row, column) of the\n"
+        "images as fused (after --resize), third axis the identity; a 3x3 in-plane matrix is read too.\n"
+        "Folder mode: --transform-out and --transform-in name folders of NAME.txt, one per pair\n"
+        "(NAME: the output's stem).",
     )
     group.add_argument(
         "--register", choices=REGISTRATIONS, default="none",
@@ -98,10 +99,14 @@ def add_registration_options(parser: argparse.ArgumentParser) -> None:
     )  # fmt: skip
     group.add_argument(
         "--transform-in", type=pathlib.Path, metavar="T.txt",
-        help="apply this known MRI-world -> PET-world transform instead of registering (not with --register rigid)",
+        help="apply this known MRI-world -> PET-world transform instead of registering (folder mode: a folder "
+        "of NAME.txt; not with --register rigid)",
     )  # fmt: skip
     group.add_argument(
-        "--transform-out", type=pathlib.Path, metavar="T.txt", help="with --register rigid: write the transform found"
+        "--transform-out",
+        type=pathlib.Path,
+        metavar="T.txt",
+        help="with --register rigid: write the transform found (folder mode: a folder, NAME.txt per pair)",
     )
     group.add_argument(
         "--accept-unconverged", action="store_true",
