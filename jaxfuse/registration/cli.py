@@ -298,9 +298,10 @@ def check_report(matrix: np.ndarray, report, *, mri_path, pet_path, accept: bool
         problems.append(f"MI did not improve ({mi0:.4g} -> {mi1:.4g} nats)")
     if not mi1 >= MIN_MI:
         problems.append(f"MI {mi1:.4g} nats is below {MIN_MI:g}: the images share almost no information")
+    unit = "mm" if matrix.shape[0] == 4 else "px"
     if not bool(report.converged):
         problems.append(
-            f"the optimiser did not settle (moved {float(report.movement):.3g} mm over the last quarter of the finest level)"
+            f"the optimiser did not settle (moved {float(report.movement):.3g} {unit} over the last quarter of the finest level)"
         )
     if problems:
         what = f"rigid registration to {mri_path} did not converge: {'; '.join(problems)}"
@@ -310,7 +311,6 @@ def check_report(matrix: np.ndarray, report, *, mri_path, pet_path, accept: bool
     d = matrix.shape[0] - 1
     centre = np.asarray(report.centre, np.float64)
     shift = float(np.linalg.norm(matrix[:d, :d] @ centre + matrix[:d, d] - centre))
-    unit = "mm" if d == 3 else "px"
     return f"registered {pet_path} to {mri_path}: rotation {_angle_deg(matrix):.2f} deg, shift {shift:.2f} {unit} at the centre, MI {mi0:.4f} -> {mi1:.4f} nats"
 
 

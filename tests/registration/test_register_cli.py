@@ -384,6 +384,23 @@ def check_folder_mode(harvard, folder: pathlib.Path, capsys, batch_size: int) ->
         assert err.max() < 0.05, (name, err.max())
         mine = np.asarray(Image.open(folder / "out" / f"{name}.png")).astype(int)
         assert np.mean(np.abs(mine - np.asarray(Image.open(single / f"fused_{key}.png")).astype(int))) < 0.1
+    argv = [
+        "fuse",
+        "--mri-dir",
+        mri_dir,
+        "--pet-dir",
+        pet_dir,
+        "--out-dir",
+        folder / "again",
+        "--transform-in",
+        folder / "T",
+    ]
+    code, out, err = run_cli(capsys, *argv, "--batch-size", batch_size)  # the written transforms, applied
+    assert code == EXIT_INPUT
+    assert err.strip().splitlines() == [f"jaxfuse: failed c.png: {folder / 'T' / 'c.txt'}: no such transform file"]
+    for name in ("a.png", "b.png"):
+        again = np.asarray(Image.open(folder / "again" / name)).astype(int)
+        assert np.mean(np.abs(again - np.asarray(Image.open(folder / "out" / name)).astype(int))) < 0.1
 
 
 @pytest.mark.slow
@@ -394,6 +411,21 @@ def test_2d_folder_mode_registers_each_pair_and_fails_only_the_bad_one(harvard, 
 @pytest.mark.sweep
 def test_2d_folder_mode_registers_a_batch_as_one_vmap(harvard, registered_2d, tmp_path, capsys):
     check_folder_mode(harvard, tmp_path, capsys, batch_size=4)  # one register_rigid_batch of 4 (3 pairs + padding)
+
+
+@pytest.mark.slow
+def test_2d_scalar_pet_with_pet_cmap_is_registered_too(harvard, registered_2d, tmp_path, capsys):
+    """A gray functional image (coloured by --pet-cmap) is registered on its values and moved in them."""
+    gray = tmp_path / "gray.png"
+    intensity = np.asarray(Image.open(harvard["moved"])).astype(np.float64).mean(-1)  # HSI I of the moved PET
+    Image.fromarray(np.round(intensity).astype(np.uint8)).save(gray)
+    argv = ["fuse", harvard["mri"], gray, "-o", tmp_path / "f.png", "--pet-cmap", "hot", "--register", "rigid"]
+    code, out, err = run_cli(capsys, *argv, "--transform-out", tmp_path / "T.txt")
+    assert code == 0, err
+    assert out.startswith(f"registered {gray} to {harvard['mri']}: ")
+    err = displacement_mm(plane(tmp_path / "T.txt"), plane(registered_2d[1] / "T_moved.txt"), harvard["points"])
+    assert err.mean() < 0.1, err.mean()  # the same registration as the RGB run's (its intensity, rounded)
+    assert np.asarray(Image.open(tmp_path / "f.png")).shape == (256, 256, 3)
 
 
 def test_2d_transform_in_moves_the_pet_like_scipy(harvard, tmp_path, capsys):
