@@ -130,6 +130,10 @@ def check_registration_args(args: argparse.Namespace, *, folder_mode: bool) -> N
     transform_in, transform_out = getattr(args, "transform_in", None), getattr(args, "transform_out", None)
     if transform_in is not None and register != "none":
         raise _usage("give --register rigid (find the transform) or --transform-in (apply a known one), not both")
+    if transform_in is not None:
+        for output in (args.out, args.out_dir):
+            if output is not None:
+                refuse_overwriting_inputs(output, [transform_in], what="output")
     if transform_in is not None and folder_mode and not transform_in.is_dir():
         raise ImageError(
             transform_in, "is not a folder; in folder mode --transform-in names a folder of NAME.txt, one per pair"
@@ -457,7 +461,7 @@ def volume_transform(args: argparse.Namespace, mri, pet, *, name: str | None = N
 
     Args:
         args: the parsed ``fuse`` command.
-        mri, pet: :class:`~jaxfuse.io.Volume` (read).
+        mri, pet: :class:`~jaxfuse.io.Volume` (read; with ``--transform-in`` paths do, nothing is read).
         name: the pair's name in folder mode (``--transform-in/-out`` are folders of NAME.txt).
 
     Returns:
@@ -470,7 +474,7 @@ def volume_transform(args: argparse.Namespace, mri, pet, *, name: str | None = N
         return None, ""
     if args.transform_in is not None:
         path = args.transform_in if name is None else args.transform_in / f"{name}.txt"
-        return read_transform(path, ndim=3), f"applied {path} to {pet.path}"
+        return read_transform(path, ndim=3), f"applied {path} to {getattr(pet, 'path', pet)}"
     from jaxfuse.registration import register_rigid
 
     start = time.perf_counter()

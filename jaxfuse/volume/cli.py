@@ -224,13 +224,14 @@ def _write_pictures(result, *, slices_dir, montage_path, title: str, png_level: 
 
 def _fuse_one(args, mri_path, pet_path, out_path, *, slices_dir, montage_path, name=None) -> str:
     from jaxfuse.io.volumes import read_volume
-    from jaxfuse.registration.cli import volume_transform, wants_alignment
+    from jaxfuse.registration.cli import volume_transform
     from jaxfuse.volume.fuse import fuse_volumes
     from jaxfuse.volume.windows import DEFAULT_PET_WINDOW
 
     start = time.perf_counter()
-    pet = read_volume(pet_path, frame=args.frame) if args.frame is not None or wants_alignment(args) else pet_path
-    mri = read_volume(mri_path) if wants_alignment(args) else mri_path
+    register = args.register != "none"  # registering needs both volumes here; otherwise fuse_volumes reads them
+    pet = read_volume(pet_path, frame=args.frame) if args.frame is not None or register else pet_path
+    mri = read_volume(mri_path) if register else mri_path
     transform, registered = volume_transform(args, mri, pet, name=name)  # (None, "") unless --register/--transform-in
     if registered:
         print(registered)

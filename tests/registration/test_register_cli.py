@@ -1,9 +1,11 @@
 """``jaxfuse fuse --register rigid / --transform-in / --transform-out``, end to end through ``main``.
 
-Volumes: the MNI T1 at 4 mm against an FDG-like PET simulated (SciPy, tests/phantoms.py) on its own
-oblique 4 mm grid and moved by a known rigid transform. 2-D: a Harvard PET-MRI pair, its PET moved
+Volumes: the MNI T1 at 2 mm against an FDG-like PET simulated (SciPy, tests/phantoms.py) on its own
+oblique 2.5-2.8 mm grid and moved by a known rigid transform. 2-D: a Harvard PET-MRI pair, its PET moved
 by a known rotation and shift. Every registering run in this file has one of two shapes, so the
-registration compiles once per dimension (the costly part: about 15 s each on 2 cores).
+registration compiles once per dimension (the costly part: about 15 s each on 2 cores), and the
+shapes are those of test_register.py (the 3-D MNI case and the single 2-D 256x256 call), so a
+suite run compiles them once for both files.
 """
 
 from __future__ import annotations
@@ -14,8 +16,8 @@ import nibabel as nib
 import numpy as np
 import pytest
 from conftest import require_data
-from mni_phantom import mni, save_float
-from phantoms import displacement_mm, move_slice, rigid, simulate_pet
+from mni_phantom import save_float
+from phantoms import displacement_mm, mni_2mm, move_slice, rigid, simulate_pet
 from PIL import Image
 from scipy import ndimage as ndi
 
@@ -53,20 +55,20 @@ def rgb_of(path) -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def volumes(tmp_path_factory):
-    """MNI T1 at 4 mm, and a PET whose world point ``truth @ x`` shows the anatomy at MRI point x."""
-    t1, gm, wm, affine = mni(4)
-    centre = affine[:3, :3] @ ((np.array(t1.shape) - 1) / 2) + affine[:3, 3]
+    """The MNI T1 at 2 mm and a PET whose world point ``truth @ x`` shows the anatomy at MRI point x
+    (test_register.py's shapes and dtypes, so a suite run compiles the registration once)."""
+    mni = mni_2mm()
+    centre = mni["affine"][:3, :3] @ ((np.array(mni["t1"].shape) - 1) / 2) + mni["affine"][:3, 3]
     truth = rigid((4.0, -3.0, 6.0), (5.0, -4.0, 3.0), centre)
-    pet, pet_affine = simulate_pet(truth, np.random.default_rng(0), voxel_mm=(4.0, 4.0, 4.2), shape=(44, 52, 42))
+    pet, pet_affine = simulate_pet(truth, np.random.default_rng(0))
     folder = tmp_path_factory.mktemp("reg_volumes")
-    brain = (affine[:3, :3] @ np.argwhere(gm + wm > 0.5).T + affine[:3, 3:]).T
     np.savetxt(folder / "truth.txt", truth)
     return {
-        "mri": save_float(folder / "t1.nii.gz", t1, affine),
+        "mri": save_float(folder / "t1.nii.gz", mni["t1"].astype(np.float32), mni["affine"]),
         "pet": save_float(folder / "pet.nii.gz", pet, pet_affine),
         "truth": truth,
         "truth_file": folder / "truth.txt",
-        "brain": brain,
+        "brain": (mni["affine"][:3, :3] @ np.argwhere(mni["brain"]).T + mni["affine"][:3, 3:]).T,
         "folder": folder,
     }
 
@@ -268,6 +270,12 @@ def test_usage_errors(volumes, tmp_path, capsys):
     assert code != 0
     one_error_line(err, "does not exist")
     assert not list(tmp_path.iterdir())
+    odd = tmp_path / "f.nii.gz"  # a transform file named like the output: never overwritten
+    odd.write_bytes(volumes["truth_file"].read_bytes())
+    code, _, err = run_cli(capsys, *base, "--transform-in", odd)
+    assert code != 0
+    one_error_line(err, "inputs are never overwritten")
+    assert odd.read_bytes() == volumes["truth_file"].read_bytes()
 
 
 # -- 2-D -------------------------------------------------------------------------------------------
