@@ -110,8 +110,8 @@ def add_registration_options(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument(
         "--accept-unconverged", action="store_true",
-        help="with --register rigid: fuse even when the optimiser did not settle or MI did not improve "
-        "(default: that pair fails, exit 1, nothing written for it)",
+        help="with --register rigid: fuse even when the optimiser did not settle, MI did not improve or "
+        f"ended below {MIN_MI:g} nats (default: that pair fails, exit 1, nothing written for it)",
     )  # fmt: skip
 
 
@@ -122,8 +122,10 @@ def _usage(message: str) -> Exception:
 
 
 def check_registration_args(args: argparse.Namespace, *, folder_mode: bool) -> None:
-    """Usage errors (exit 2) of the registration options, before any file is read; and, for a
-    single pair, ``--transform-out``'s destination (an :class:`~jaxfuse.io.atomic.OutputError`)."""
+    """Checks the registration options before any image is read: ``UsageError`` (exit 2) for bad
+    combinations, :class:`~jaxfuse.io.atomic.OutputError` (exit 3) for an output that is
+    ``--transform-in`` or a ``--transform-out`` that is an input or cannot be written where it
+    points, ``ImageError`` (exit 1) for a folder-mode ``--transform-in`` that is not a folder."""
     from jaxfuse.io.atomic import OutputError, refuse_overwriting_inputs
 
     register = getattr(args, "register", "none")
