@@ -416,9 +416,11 @@ def test_2d_folder_mode_registers_each_pair_and_fails_only_the_bad_one(harvard, 
     check_folder_mode(harvard, tmp_path, capsys, batch_size=1)  # batches of one: the single-pair program
 
 
-@pytest.mark.sweep
+@pytest.mark.slow
 def test_2d_folder_mode_registers_a_batch_as_one_vmap(harvard, registered_2d, tmp_path, capsys):
-    check_folder_mode(harvard, tmp_path, capsys, batch_size=4)  # one register_rigid_batch of 4 (3 pairs + padding)
+    # One register_rigid_batch of 6 (3 pairs + padding): test_register.py's batch shape, so a suite
+    # run reuses its compiled program (alone, this test compiles it: about 20 s on 2 cores).
+    check_folder_mode(harvard, tmp_path, capsys, batch_size=6)
 
 
 @pytest.mark.slow
