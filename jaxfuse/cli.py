@@ -36,8 +36,15 @@ limits:
   before decoding; one kernel batch at most 2**24 pixels (large images get smaller batches);
   --a and --b in [0, 1]; --resize N with 3 <= N and N*N <= --max-pixels.
 
+registration (--register rigid, --transform-in, --transform-out; see the registration options):
+  transform files are 4x4 plain text mapping MRI world to PET world (volumes: RAS mm; 2-D: pixel
+  (row, column), third axis the identity, 3x3 also read); refused unless finite, last row 0 0 0 1,
+  and a rotation (singular values 1 within 0.001, no reflection). A registration that did not
+  converge, did not raise MI or ends below 0.01 nats fails its pair (exit 1) unless --accept-unconverged.
+
 exit codes:
-  0 done; 1 an input could not be used (folder mode: the other pairs are written); 2 usage error;
+  0 done; 1 an input could not be used or its registration failed (folder mode: the other pairs
+  are written); 2 usage error;
   3 an output could not be written or the run failed (disk full, output is an input, folder
   missing); 130 interrupted.
 """
@@ -150,7 +157,8 @@ def build_parser() -> argparse.ArgumentParser:
     formatter = argparse.RawDescriptionHelpFormatter
     parser = _Parser(
         prog=_PROG, epilog=_LIMITS, formatter_class=formatter,
-        description="Fuse registered MRI and PET/SPECT brain images with VGG19 conv1_1 features (Amini & Mostaar 2022).",
+        description="Fuse MRI and PET/SPECT brain images with VGG19 conv1_1 features (Amini & Mostaar 2022); the "
+        "inputs are taken as registered unless 'fuse --register rigid' registers them first.",
     )  # fmt: skip
     parser.add_argument("--version", action="version", version=f"{_PROG} {jaxfuse.__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -158,7 +166,9 @@ def build_parser() -> argparse.ArgumentParser:
     fuse = sub.add_parser(
         "fuse", help="fuse one pair, or every same-named pair of two folders", epilog=_LIMITS, formatter_class=formatter,
         description="Fuse one pair (MRI PET -o OUT.png) or two folders of same-named pairs "
-        "(--mri-dir --pet-dir --out-dir). Output: 8-bit RGB PNG, written atomically.",
+        "(--mri-dir --pet-dir --out-dir). Output: 8-bit RGB PNG, written atomically. With --register rigid "
+        "the PET is first registered to the MRI (rigid, mutual information): "
+        "jaxfuse fuse MRI PET -o OUT --register rigid --transform-out T.txt.",
     )  # fmt: skip
     fuse.add_argument("mri", nargs="?", type=pathlib.Path, help="MRI (gray) image file")
     fuse.add_argument("pet", nargs="?", type=pathlib.Path, help="PET/SPECT (RGB or gray) image file")
@@ -180,9 +190,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="PNG compression level (default 1: about 2.5x faster to encode than 6, files about 7%% larger)",
     )  # fmt: skip
     _add_method_options(fuse)
+    from jaxfuse.registration.cli import add_registration_options  # --register: jaxfuse/registration/cli.py
     from jaxfuse.volume.cli import add_demo_options, add_volume_options  # volumes: jaxfuse/volume/cli.py
 
     add_volume_options(fuse)
+    add_registration_options(fuse)
 
     evaluate = sub.add_parser(
         "evaluate", help="run fusion methods on folders of pairs and write a metrics report", epilog=_LIMITS,
@@ -410,7 +422,9 @@ def _run_fuse_single(args: argparse.Namespace) -> int:
         raise OutputError(args.out, f"folder {args.out.parent} does not exist")
     clean_stale_temporaries(args.out.parent)
     mri, pet = read_pair(args.mri, args.pet, resize=resize, max_pixels=args.max_pixels)
-    return fuse_one_and_write(args, fuse_batch, mri, pet)
+    from jaxfuse.registration.cli import align_image_pair
+
+    return fuse_one_and_write(args, fuse_batch, mri, align_image_pair(args, mri, pet))
 
 
 def fuse_one_and_write(args: argparse.Namespace, fuse_batch, mri: np.ndarray, pet: np.ndarray) -> int:
@@ -429,6 +443,7 @@ def fuse_one_and_write(args: argparse.Namespace, fuse_batch, mri: np.ndarray, pe
 def _run_fuse_folders(args: argparse.Namespace) -> int:
     from jaxfuse.io.atomic import clean_stale_temporaries
     from jaxfuse.pipeline import BatchReport, Progress, fuse_folder_pairs, pair_folders
+    from jaxfuse.registration.cli import image_batch_aligner
 
     if args.mri_dir is None or args.pet_dir is None or args.out_dir is None:
         raise UsageError("folder mode needs --mri-dir, --pet-dir and --out-dir")
@@ -448,6 +463,7 @@ def _run_fuse_folders(args: argparse.Namespace) -> int:
         fuse_folder_pairs(
             jobs, fuse_batch, batch_size=args.batch_size, resize=resize, skip_existing=args.skip_existing,
             workers=args.workers, progress=progress, report=report, png_level=args.png_level, max_pixels=args.max_pixels,
+            align=image_batch_aligner(args),
         )  # fmt: skip
     finally:
         progress.close()
@@ -502,6 +518,7 @@ def _run_demo(args: argparse.Namespace) -> int:
 
 
 def _dispatch(args: argparse.Namespace) -> int:
+    from jaxfuse.registration.cli import check_registration_args
     from jaxfuse.volume import cli as volume_cli  # volumes, scalar functional images: jaxfuse/volume/cli.py
 
     if args.command == "demo":
@@ -509,6 +526,8 @@ def _dispatch(args: argparse.Namespace) -> int:
     splits = args.command == "fuse" and (args.part is not None or _distributed(args))
     if splits and not (args.mri_dir or args.pet_dir or args.out_dir):
         raise UsageError("--part and --distributed apply to folder mode (--mri-dir, --pet-dir, --out-dir)")
+    if args.command == "fuse":
+        check_registration_args(args, folder_mode=bool(args.mri_dir or args.pet_dir or args.out_dir))
     if volume_cli.handles(args):
         return volume_cli.run(args)
     if args.command == "evaluate":

@@ -232,13 +232,15 @@ def _read_ahead_batches(jobs: Iterable[PairJob], batch_size: int, pixel_budget: 
 
 
 FuseFn = Callable[[np.ndarray, np.ndarray], np.ndarray]
+AlignFn = Callable[[list, np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray, list]]
 
 
 class _FolderRun:
     """The state of one :func:`fuse_folder_pairs` call (see there)."""
 
-    def __init__(self, fuse_batch, pool, report, progress, *, batch_size, batch_pixels, png_level):
+    def __init__(self, fuse_batch, pool, report, progress, *, batch_size, batch_pixels, png_level, align=None):
         self.fuse_batch, self.pool, self.report, self.progress = fuse_batch, pool, report, progress
+        self.align = align
         self.batch_size, self.batch_pixels, self.png_level = batch_size, batch_pixels, png_level
         self.buckets: dict[int, ShapeBuckets] = {}  # by kernel batch size (fewer pairs for large images)
         self.held = 0  # pixels of the decoded pairs waiting in partial batches
@@ -269,6 +271,14 @@ class _FolderRun:
         count = len(items)
         self.held -= sum(mri.shape[0] * mri.shape[1] for _, mri, _ in items)
         mri, pet = pad_batch((np.stack([m for _, m, _ in items]), np.stack([p for _, _, p in items])), size)
+        failed: list[BaseException | None] = [None] * count
+        if self.align is not None:
+            try:
+                mri, pet, failed = self.align([job for job, _, _ in items], mri, pet)
+            except Exception as error:  # noqa: BLE001 - the rule: it is these pairs' failure, the run goes on
+                for job, _, _ in items:
+                    self.fail(job, error, "registering")
+                return
         try:
             fused = np.asarray(self.fuse_batch(mri, pet))[:count]
         except Exception as error:  # noqa: BLE001 - the rule: it is these pairs' failure, the run goes on
@@ -276,7 +286,10 @@ class _FolderRun:
                 self.fail(job, error, "fusing")
             return
         del mri, pet
-        for (job, _, _), image in zip(items, fused):
+        for (job, _, _), image, error in zip(items, fused, failed):
+            if error is not None:  # e.g. its registration did not converge: nothing written for it
+                self.fail(job, error, "registering")
+                continue
             self.writes.append((job, self.pool.submit(write_png, job.out_path, image, compress_level=self.png_level)))
         self.finish_writes(limit=self.batch_size)  # at most one batch of encodes in flight
 
@@ -312,6 +325,7 @@ def fuse_folder_pairs(
     png_level: int = 6,
     max_pixels: int = MAX_IMAGE_PIXELS,
     batch_pixels: int = BATCH_PIXELS,
+    align: AlignFn | None = None,
 ) -> BatchReport:
     """Fuses every job, up to ``batch_size`` pairs per kernel call; a bad pair never stops the others.
 
@@ -328,6 +342,10 @@ def fuse_folder_pairs(
         png_level: zlib level of the written PNGs (0-9).
         max_pixels: pixel budget of each input file, checked from its header.
         batch_pixels: pixel budget of one kernel batch (see the module docstring).
+        align: optional ``(jobs, mri [N, ...], pet [N, ...]) -> (mri, pet, errors)`` run on each
+            padded kernel batch before fusing (``jobs``: its first ``len(jobs)`` real pairs), e.g.
+            registration (:func:`jaxfuse.registration.cli.image_batch_aligner`); a pair whose
+            ``errors[i]`` is not None fails with it and is not written.
 
     Returns:
         The report; every pair is counted once as fused, skipped or failed.
@@ -371,7 +389,10 @@ def fuse_folder_pairs(
             run.add(job, mri, pet)
 
     pool = concurrent.futures.ThreadPoolExecutor(max_workers=workers)
-    run = _FolderRun(fuse_batch, pool, report, progress, batch_size=batch_size, batch_pixels=batch_pixels, png_level=png_level)
+    run = _FolderRun(
+        fuse_batch, pool, report, progress, batch_size=batch_size, batch_pixels=batch_pixels, png_level=png_level,
+        align=align,
+    )  # fmt: skip
     try:
         made_folders: set[pathlib.Path] = set()
         previous = None

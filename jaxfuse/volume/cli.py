@@ -223,16 +223,22 @@ def _write_pictures(result, *, slices_dir, montage_path, title: str, png_level: 
     return written
 
 
-def _fuse_one(args, mri_path, pet_path, out_path, *, slices_dir, montage_path) -> str:
+def _fuse_one(args, mri_path, pet_path, out_path, *, slices_dir, montage_path, name=None) -> str:
     from jaxfuse.io.volumes import read_volume
+    from jaxfuse.registration.cli import volume_transform
     from jaxfuse.volume.fuse import fuse_volumes
     from jaxfuse.volume.windows import DEFAULT_PET_WINDOW
 
     start = time.perf_counter()
-    pet = read_volume(pet_path, frame=args.frame) if args.frame is not None else pet_path
+    register = args.register != "none"  # registering needs both volumes here; otherwise fuse_volumes reads them
+    pet = read_volume(pet_path, frame=args.frame) if args.frame is not None or register else pet_path
+    mri = read_volume(mri_path) if register else mri_path
+    transform, registered = volume_transform(args, mri, pet, name=name)  # (None, "") unless --register/--transform-in
+    if registered:
+        print(registered)
     try:
         result = fuse_volumes(
-            mri_path,
+            mri,
             pet,
             method=args.method,
             pet_cmap=args.pet_cmap or "pet",
@@ -241,6 +247,7 @@ def _fuse_one(args, mri_path, pet_path, out_path, *, slices_dir, montage_path) -
             axis=args.axis,
             batch_slices=args.batch_size,
             progress=_progress(args, "slices"),
+            transform=transform,
             **_options(args),
         )
     except ValueError as error:
@@ -308,7 +315,7 @@ def _run_folders(args: argparse.Namespace) -> int:
         slices_dir = args.slices_dir / name if args.slices_dir is not None else None
         montage_path = args.montage / f"{name}.png" if args.montage is not None else None
         try:
-            print(_fuse_one(args, mri_path, pet_path, out, slices_dir=slices_dir, montage_path=montage_path))
+            print(_fuse_one(args, mri_path, pet_path, out, slices_dir=slices_dir, montage_path=montage_path, name=name))
             fused += 1
         except ImageError as error:  # this pair's input: reported, the others go on
             failures.append((name, str(error)))
@@ -338,6 +345,9 @@ def _run_scalar_pair(args: argparse.Namespace) -> int:
     mri, pet = read_pair(args.mri, args.pet, resize=resize, max_pixels=args.max_pixels)
     if pet.ndim == 3:
         raise ImageError(args.pet, "--pet-cmap colours a scalar (gray) functional image; this one is RGB")
+    from jaxfuse.registration.cli import align_image_pair
+
+    pet = align_image_pair(args, mri, pet, stored_units=True)  # unchanged unless --register/--transform-in
     coloured = colour_scalar_image(pet, cmap=args.pet_cmap, window_spec=args.pet_window)
     if args.mri_window is not None:  # else the MRI keeps the 2-D contract (uint8 / 255, ...)
         low, high = resolve_window(mri, args.mri_window)

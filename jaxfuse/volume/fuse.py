@@ -8,7 +8,8 @@ The path of :func:`fuse_volumes`, one step each:
    (:func:`jaxfuse.volume.slicing.to_canonical`, flips and axis swaps only: a view, no copy);
 3. the MRI's voxels are laid out as the stack of slices of SPEC section 7 (radiological layout,
    :func:`jaxfuse.volume.slicing.volume_to_slices`), and the PET is resampled straight onto that
-   stack's grid: trilinear, world -> PET voxel through ``inv(A_pet) @ A_mri`` (composed with the
+   stack's grid: trilinear, world -> PET voxel through ``inv(A_pet) @ A_mri``, or
+   ``inv(A_pet) @ T @ A_mri`` with a registration's ``transform`` ``T`` (composed with the
    stack's index map, :func:`jaxfuse.volume.batches.slice_layout`), zero outside the PET's field
    of view (:func:`jaxfuse.volume.resample.resample`, which works in bounded chunks);
    :func:`jaxfuse.volume.resample.field_of_view` marks the voxels inside that field of view;
@@ -158,20 +159,41 @@ class FusedVolume:
         return (index @ np.asarray(canonical_affine).T)[:, dim]
 
 
-def _world_box(volume: Volume) -> np.ndarray:
-    """``[2, 3]``: min and max world coordinate (mm) of the volume's voxel centres."""
+def _world_box(volume: Volume, to_world: np.ndarray | None = None) -> np.ndarray:
+    """``[2, 3]``: min and max world coordinate (mm) of the volume's voxel centres (seen through
+    ``to_world @ affine`` when ``to_world`` is given)."""
     corners = np.array([[i, j, k, 1.0] for i in (0, volume.shape[0] - 1) for j in (0, volume.shape[1] - 1) for k in (0, volume.shape[2] - 1)])
-    world = corners @ volume.affine.T
+    affine = volume.affine if to_world is None else to_world @ volume.affine
+    world = corners @ affine.T
     return np.stack([world[:, :3].min(0), world[:, :3].max(0)])
 
 
-def _no_overlap(mri: Volume, pet: Volume) -> ImageError:
+def _no_overlap(mri: Volume, pet: Volume, transform: np.ndarray | None = None) -> ImageError:
     fmt = lambda box: " x ".join(f"[{lo:.1f}, {hi:.1f}]" for lo, hi in box.T)  # noqa: E731
+    if transform is None:
+        mri_box, hint = _world_box(mri), "are both in the same world space?"
+    else:
+        mri_box, hint = _world_box(mri, transform), "is the transform right?"
     return ImageError(
         pet.path,
-        f"no overlap with the MRI's field of view ({mri.path}): PET voxels span {fmt(_world_box(pet))} mm, "
-        f"MRI voxels span {fmt(_world_box(mri))} mm (RAS); are both in the same world space?",
+        f"no overlap with the MRI's field of view ({mri.path}{' through the transform' if transform is not None else ''}): "
+        f"PET voxels span {fmt(_world_box(pet))} mm, MRI voxels span {fmt(mri_box)} mm (RAS); {hint}",
     )
+
+
+def _check_transform(transform) -> np.ndarray | None:
+    """``transform`` as float64 ``[4, 4]`` with an exact last row (None stays None)."""
+    if transform is None:
+        return None
+    matrix = np.asarray(transform, np.float64)
+    if matrix.shape != (4, 4) or not np.all(np.isfinite(matrix)):
+        raise ValueError(f"transform must be a finite [4, 4] matrix, got shape {matrix.shape}")
+    if not np.allclose(matrix[3], [0.0, 0.0, 0.0, 1.0], atol=1e-6):
+        raise ValueError(f"transform's last row must be [0, 0, 0, 1], got {matrix[3].tolist()}")
+    if abs(np.linalg.det(matrix[:3, :3])) < 1e-6:
+        raise ValueError("transform is singular")
+    matrix[3] = [0.0, 0.0, 0.0, 1.0]
+    return matrix
 
 
 def _index_along(dim: int, start: int, stop: int) -> tuple[slice, ...]:
@@ -190,6 +212,7 @@ def fuse_volumes(
     batch_slices: int = DEFAULT_BATCH_SLICES,
     fuser: Fuser | None = None,
     progress: Callable[[int, int], None] | None = None,
+    transform=None,
     **options,
 ) -> FusedVolume:
     """Fuses a scalar PET/SPECT volume with an MRI volume, slice by slice, as SPEC section 7 fixes.
@@ -211,6 +234,10 @@ def fuse_volumes(
         fuser: instead of ``method``, a ``(mri float32 [N, H, W] in [0, 1], pet uint8 [N, H, W, 3]
             (or [N, H, W] for gray)) -> uint8 [N, H, W, 3]`` function.
         progress: called as ``progress(slices_done, slices_total)`` after each chunk.
+        transform: ``[4, 4]`` map from MRI world (RAS mm) to PET world (RAS mm), e.g. from
+            :func:`jaxfuse.registration.register_rigid`: the MRI voxel at world point ``x`` is
+            given the PET's value at ``transform @ x``. Default None: the identity (the PET is
+            already registered in world space).
         **options: the vgg19 method's options (``a``, ``b``, ``normalisation``, ``reduction``,
             ``colour_space``).
 
@@ -220,8 +247,8 @@ def fuse_volumes(
     Raises:
         ImageError: an unreadable or unusable input (naming its file), or no overlap between the
             PET's and the MRI's fields of view.
-        ValueError: an unknown method, palette or axis, a bad window, or options for a method
-            that takes none.
+        ValueError: an unknown method, palette or axis, a bad window, a transform that is not a
+            finite invertible ``[4, 4]`` affine, or options for a method that takes none.
 
     Example:
         >>> result = fuse_volumes("t1.nii.gz", "fdg.nii.gz", pet_window="p1,p99")  # doctest: +SKIP
@@ -237,10 +264,11 @@ def fuse_volumes(
         raise ValueError(f"batch_slices must be >= 1, got {batch_slices}")
     pet_spec = parse_window(pet_window, what="pet_window")
     mri_spec = parse_window(mri_window, what="mri_window")
+    transform = _check_transform(transform)
     mri, pet = as_volume(mri, role="MRI"), as_volume(pet, role="PET")
     timings: dict[str, float] = dict.fromkeys(("resample", "window", "colour", "fuse", "assemble"), 0.0)
-    no_overlap = _no_overlap(mri, pet)
-    box_mri, box_pet = _world_box(mri), _world_box(pet)
+    no_overlap = _no_overlap(mri, pet, transform)
+    box_mri, box_pet = _world_box(mri, transform), _world_box(pet)
     if np.any(box_mri[0] > box_pet[1] + 1e-3) or np.any(box_pet[0] > box_mri[1] + 1e-3):
         raise no_overlap
     clock = time.perf_counter()
@@ -262,7 +290,8 @@ def fuse_volumes(
     mri_slices = jnp.asarray(np.ascontiguousarray(slice_view))
     del mri, canonical_mri, slice_view
 
-    voxel_map = grid_to_grid(pet.affine, canonical_affine) @ slice_layout(canonical_shape, axis=axis)
+    mri_to_pet_world = canonical_affine if transform is None else transform @ canonical_affine
+    voxel_map = grid_to_grid(pet.affine, mri_to_pet_world) @ slice_layout(canonical_shape, axis=axis)
     pet_slices = resample(pet.data, voxel_map, out_shape=mri_slices.shape)
     inside = np.asarray(field_of_view(pet.shape, voxel_map, out_shape=mri_slices.shape))
     timings["resample"] = time.perf_counter() - clock
