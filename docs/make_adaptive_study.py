@@ -194,7 +194,7 @@ def select(*, optimiser_only: bool = False) -> None:
     from jaxfuse.adaptive import DEFAULT_GRADIENT_WEIGHT, DEFAULT_LEARNING_RATE, DEFAULT_STEPS
     from jaxfuse.metrics import HIGHER_IS_BETTER
 
-    started = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    started = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
     t0 = time.perf_counter()
     L = ["### Selection on the train ids (`--select`)", ""]
     results = {}  # (dataset, weight) -> {metric: compare}
@@ -232,14 +232,15 @@ def select(*, optimiser_only: bool = False) -> None:
              f"{DEFAULT_STEPS} projected Adam steps, initial step {DEFAULT_LEARNING_RATE} (cosine decay), A, B in [0, 1], "
              "start (0.3, 0.1).")  # fmt: skip
     L.append("")
-    L.append("Rule (fixed before the run): for each candidate λ, count per dataset the criteria among EN, MI, D, OP "
-             "on which `vgg19_adaptive` beats fixed A = 0.3, B = 0.1 (mean better *and* more pairs better than "
-             "worse); take the λ with the largest minimum count over the two datasets, ties broken by the mean "
-             "fraction of pairs improved over the 8 (dataset, criterion) cells.")
+    L.append(
+        "Rule (fixed before the run): for each candidate λ, count per dataset the criteria among EN, MI, D, OP "
+        "on which `vgg19_adaptive` beats fixed A = 0.3, B = 0.1 (mean better *and* more pairs better than "
+        "worse); take the λ with the largest minimum count over the two datasets, ties broken by the mean "
+        "fraction of pairs improved over the 8 (dataset, criterion) cells."
+    )
     L.append("")
     header = "| λ | median A, B (PET / SPECT) | " + " | ".join(f"{k} better in (PET / SPECT)" for k in PAPER)
-    L += [header + " | criteria won (PET / SPECT) | mean fraction improved |",
-          "|" + "---|" * (len(PAPER) + 4)]
+    L += [header + " | criteria won (PET / SPECT) | mean fraction improved |", "|" + "---|" * (len(PAPER) + 4)]
     for w in CANDIDATE_WEIGHTS:
         cells = []
         for k in PAPER:
@@ -250,13 +251,18 @@ def select(*, optimiser_only: bool = False) -> None:
         L.append(f"| {w:g}{mark} | {ab} | " + " | ".join(cells)
                  + f" | {won('PET-MRI', w)} / {won('SPECT-MRI', w)} | {rate(w):.3f} |")  # fmt: skip
     L.append("")
-    L.append(f"Chosen: λ = {chosen:g} (package default `DEFAULT_GRADIENT_WEIGHT` = {DEFAULT_GRADIENT_WEIGHT:g}"
-             + ("" if chosen == DEFAULT_GRADIENT_WEIGHT else " — **differs: update the default**") + ").")
+    L.append(
+        f"Chosen: λ = {chosen:g} (package default `DEFAULT_GRADIENT_WEIGHT` = {DEFAULT_GRADIENT_WEIGHT:g}"
+        + ("" if chosen == DEFAULT_GRADIENT_WEIGHT else " — **differs: update the default**")
+        + ")."
+    )
     L.append("")
-    L.append("Optimiser check (first 12 pairs of the selection set per dataset, λ as shipped): fraction of the "
-             "possible criterion gain over (0.3, 0.1) that the Adam result reaches, the exhaustive 0.02-step grid "
-             "over [0, 1]² being 1 (values slightly above 1: Adam finds a point between grid nodes), and the "
-             "largest distance of Adam's A, B from the grid's.")
+    L.append(
+        "Optimiser check (first 12 pairs of the selection set per dataset, λ as shipped): fraction of the "
+        "possible criterion gain over (0.3, 0.1) that the Adam result reaches, the exhaustive 0.02-step grid "
+        "over [0, 1]² being 1 (values slightly above 1: Adam finds a point between grid nodes), and the "
+        "largest distance of Adam's A, B from the grid's."
+    )
     L.append("")
     for dataset, _ in DATASETS:
         L += [f"{dataset}:", "",
@@ -294,7 +300,7 @@ def test_report() -> None:
     from jaxfuse.adaptive import DEFAULT_BOUNDS, DEFAULT_GRADIENT_WEIGHT, DEFAULT_LEARNING_RATE, DEFAULT_STEPS
     from jaxfuse.metrics import HIGHER_IS_BETTER
 
-    started = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    started = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
     t0 = time.perf_counter()
     where = machine()
     L = ["### Result on the test ids", ""]
@@ -348,7 +354,9 @@ def test_report() -> None:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--select", action="store_true", help="hyper-parameter selection on the train ids")
-    parser.add_argument("--optimiser-only", action="store_true", help="with --select: only the optimiser check (logged)")
+    parser.add_argument(
+        "--optimiser-only", action="store_true", help="with --select: only the optimiser check (logged)"
+    )
     args = parser.parse_args(argv)
     sys.path.insert(0, str(REPO))
     select(optimiser_only=args.optimiser_only) if args.select else test_report()

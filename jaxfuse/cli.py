@@ -373,7 +373,9 @@ def _resolve_adaptive(args: argparse.Namespace) -> None:
     if not getattr(args, "adaptive", False):
         return
     if args.method not in ("vgg19", "vgg19_adaptive"):
-        raise UsageError(f"--adaptive chooses A and B of the vgg19 method; it cannot be combined with --method {args.method}")
+        raise UsageError(
+            f"--adaptive chooses A and B of the vgg19 method; it cannot be combined with --method {args.method}"
+        )
     defaults = _method_defaults()
     given = [f"--{key}" for key in ("a", "b") if getattr(args, key) != defaults[key]]
     if given:

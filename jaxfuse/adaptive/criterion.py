@@ -64,7 +64,9 @@ def gradient_term(fused: ArrayLike, mri: ArrayLike) -> jax.Array:
     return jnp.mean(dx * dx, axis=(-2, -1)) + jnp.mean(dy * dy, axis=(-2, -1))
 
 
-def content_criterion(fused: ArrayLike, mri: ArrayLike, intensity: ArrayLike, *, gradient_weight: ArrayLike) -> jax.Array:
+def content_criterion(
+    fused: ArrayLike, mri: ArrayLike, intensity: ArrayLike, *, gradient_weight: ArrayLike
+) -> jax.Array:
     """``Q = -(intensity_term(F, I) + gradient_weight * gradient_term(F, M))``, higher is better.
 
     Args:

@@ -129,7 +129,20 @@ def _adaptive_pair(mri, pet, kernel, offsets, hyper, *, pet_is_rgb, normalisatio
     ),
 )  # fmt: skip
 def _adaptive_kernel(
-    mri, pet, hyper, kernel, bias, *, pet_is_rgb, channels, normalisation, reduction, colour_space, quantise, group, steps
+    mri,
+    pet,
+    hyper,
+    kernel,
+    bias,
+    *,
+    pet_is_rgb,
+    channels,
+    normalisation,
+    reduction,
+    colour_space,
+    quantise,
+    group,
+    steps,
 ):
     """``[N, H, W]`` + ``[N, H, W(, 3)]`` -> (``[N, H, W, 3]`` fused, ``[N, 2]`` A and B); as ``_fuse_kernel``."""
     global _trace_count
