@@ -334,7 +334,8 @@ def test_report() -> None:
               f"correlation of A and B {np.corrcoef(a, b)[0, 1]:+.2f}; pairs with A or B on a bound: {at_bound}.", "",
               f"Speed, same run, interleaved (median of 3, batch of {BATCH} pairs, compile excluded): `vgg19` "
               f"{rate['vgg19']:.1f} pairs/s, `vgg19_adaptive` {rate['vgg19_adaptive']:.1f} pairs/s "
-              f"({rate['vgg19'] / rate['vgg19_adaptive']:.0f}× slower).", ""]  # fmt: skip
+              f"({rate['vgg19'] / rate['vgg19_adaptive']:.0f}× slower; absolute rates on a shared machine are "
+              "indicative only, the interleaved ratio is the comparison).", ""]  # fmt: skip
         sections += S
     L.append(f"Run: {started}, {(time.perf_counter() - t0) / 60:.1f} min, {where}; JAX on CPU. Pairs: the `test` ids of "
              "`split.json` (the selection above read none of them). `vgg19_adaptive` as registered: "

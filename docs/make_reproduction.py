@@ -1427,7 +1427,7 @@ def write_document(ctx: dict, path: pathlib.Path) -> None:
         A("")
 
     # ---------------- adaptive A, B (made by docs/make_adaptive_study.py, copied in if present)
-    adaptive_parts = [REPO / "docs" / "reproduction" / name for name in ("adaptive.md", "adaptive_select.md")]
+    adaptive_parts = [REPO / "docs" / "reproduction" / name for name in ("adaptive_select.md", "adaptive.md")]
     if all(part.is_file() for part in adaptive_parts):
         A("## Adaptive A and B (beyond the paper; train/test split)")
         A("")
