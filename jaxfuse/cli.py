@@ -132,6 +132,11 @@ def _add_method_options(parser: argparse.ArgumentParser) -> None:
         "--method", choices=list(METHODS), default="vgg19",
         help="fusion method (default vgg19, the paper's); the options below apply to vgg19 only",
     )  # fmt: skip
+    group.add_argument(
+        "--adaptive", action="store_true",
+        help="choose A and B per pair by maximising a no-reference criterion (--method vgg19_adaptive; "
+        "jaxfuse.adaptive) instead of --a/--b",
+    )  # fmt: skip
     group.add_argument("--a", type=_weight, default=defaults["a"], help=f"weight A of the MRI in Eq. 1, in [0, 1] (default {defaults['a']})")
     group.add_argument("--b", type=_weight, default=defaults["b"], help=f"weight B of the PET intensity in Eq. 1, in [0, 1] (default {defaults['b']})")
     group.add_argument(
@@ -517,6 +522,21 @@ def _run_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _resolve_adaptive(args: argparse.Namespace) -> None:
+    """``fuse --adaptive`` is ``--method vgg19_adaptive``; it excludes another method and --a/--b."""
+    if not getattr(args, "adaptive", False):
+        return
+    if args.method not in ("vgg19", "vgg19_adaptive"):
+        raise UsageError(
+            f"--adaptive chooses A and B of the vgg19 method; it cannot be combined with --method {args.method}"
+        )
+    defaults = _method_defaults()
+    given = [f"--{key}" for key in ("a", "b") if getattr(args, key) != defaults[key]]
+    if given:
+        raise UsageError(f"--adaptive chooses A and B per pair; drop {' and '.join(given)}")
+    args.method = "vgg19_adaptive"
+
+
 def _dispatch(args: argparse.Namespace) -> int:
     from jaxfuse.registration.cli import check_registration_args
     from jaxfuse.volume import cli as volume_cli  # volumes, scalar functional images: jaxfuse/volume/cli.py
@@ -528,6 +548,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         raise UsageError("--part and --distributed apply to folder mode (--mri-dir, --pet-dir, --out-dir)")
     if args.command == "fuse":
         check_registration_args(args, folder_mode=bool(args.mri_dir or args.pet_dir or args.out_dir))
+    _resolve_adaptive(args)  # before the volume path, which reads args.method too
     if volume_cli.handles(args):
         return volume_cli.run(args)
     if args.command == "evaluate":
