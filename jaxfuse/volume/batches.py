@@ -163,8 +163,9 @@ def chunk_inputs(
         ``(float32 [size, H, W], uint8 [size, H, W, 3] or [size, H, W])``.
     """
     _check_cmap(cmap)
-    windows = jnp.asarray(mri_window, jnp.float32), jnp.asarray(pet_window, jnp.float32)
-    return _chunk_inputs(mri_slices, pet_slices, jnp.int32(start), *windows, cmap=cmap, size=size)
+    # NumPy scalars and arrays: jnp.asarray / jnp.int32 would each compile a small program
+    windows = np.asarray(mri_window, np.float32), np.asarray(pet_window, np.float32)
+    return _chunk_inputs(mri_slices, pet_slices, np.int32(start), *windows, cmap=cmap, size=size)
 
 
 def _takes_size(fuser: Fuser, height: int, width: int) -> bool:
