@@ -10,10 +10,16 @@ before any voxel is read: a header declaring more than ``max_voxels`` voxels (de
 NIfTI specifics: the affine is nibabel's (``sform`` if its code is set, else ``qform``, else the
 voxel sizes alone), converted to mm when the header's spatial unit is metres or microns (unknown is
 taken as mm, as nibabel does). Values are ``stored * scl_slope + scl_inter`` computed in float64,
-then rounded once to float32: equal to ``nibabel``'s ``get_fdata().astype(np.float32)``. A
-compressed file is decompressed to its end, so a damaged gzip stream is caught by its CRC even
-where the voxels come before the damage. NIfTI has no field for the values' units: ``units`` is
-``""``.
+then rounded once to float32: equal to ``nibabel``'s ``get_fdata().astype(np.float32)``, and in
+the file's own (Fortran) voxel order, as nibabel returns it (one cast where the stored value is
+already exact). A compressed file is decompressed to its end, so a damaged gzip stream is caught by
+its CRC even where the voxels come before the damage. NIfTI has no field for the values' units:
+``units`` is ``""``.
+
+The RGB24 writer sends nibabel's header and then the voxels from one buffer (no copy when the
+array is laid out as the file stores it, :func:`rgb24_layout`) through a block-parallel gzip
+(:mod:`jaxfuse.io._gzip`): the decompressed file is byte for byte what ``nibabel`` writes for the
+same image, and the compressed file is the same for any number of threads.
 """
 
 from __future__ import annotations

@@ -10,8 +10,8 @@ The path of :func:`fuse_volumes`, one step each:
    :func:`jaxfuse.volume.slicing.volume_to_slices`), and the PET is resampled straight onto that
    stack's grid: trilinear, world -> PET voxel through ``inv(A_pet) @ A_mri`` (composed with the
    stack's index map, :func:`jaxfuse.volume.batches.slice_layout`), zero outside the PET's field
-   of view (:func:`jaxfuse.volume.resample.resample`, which works in bounded chunks);
-   :func:`jaxfuse.volume.resample.field_of_view` marks the voxels inside that field of view;
+   of view, with the voxels inside that field of view marked by the same compiled program
+   (:func:`jaxfuse.volume.resample.resample_with_field_of_view`, which works in bounded chunks);
 4. windows, once per volume (:mod:`jaxfuse.volume.windows`): the MRI min-max (or ``mri_window``),
    the PET ``p0,p99.5`` of the voxels inside its field of view (or ``pet_window``);
 5. chunks of ``batch_slices`` slices (contiguous blocks of the stacks) are windowed and coloured
@@ -19,7 +19,16 @@ The path of :func:`fuse_volumes`, one step each:
    calls the same size, see :func:`jaxfuse.volume.batches.chunk_starts`) and brought back to the
    canonical layout, all on the device;
 6. each fused chunk is written into the canonical view of an array in the MRI's own voxel order, so
-   the result has the MRI's voxel order and affine exactly, with no copy back.
+   the result has the MRI's voxel order and affine exactly, with no copy back. That array's memory
+   is laid out as a NIfTI file stores RGB24 voxels (:func:`jaxfuse.io.volumes.rgb24_layout`), so
+   :meth:`FusedVolume.save` writes it without a copy; the device hands each chunk over already in
+   that memory order, so the host copy is a block copy.
+
+Compilation: the method's fuser is built and its kernel compiled on a worker thread as soon as the
+MRI's slice size is known, while the PET is read and resampled on the calling thread (XLA compiles
+without holding the GIL, so the two compilations overlap); the fuser is kept for later volumes with
+the same slice size and options. Nothing here changes JAX's configuration; JAX's own persistent
+compilation cache (``JAX_COMPILATION_CACHE_DIR``) works as usual if the user switches it on.
 
 Memory: the MRI and the resampled PET as float32 on the device, the output as uint8 RGB on the
 host, and one chunk of slices at a time through the kernel.
@@ -356,9 +365,9 @@ def fuse_volumes(
             chunk_inputs(mri_slices, pet_slices, start, size=size, mri_window=mri_lohi, pet_window=pet_lohi, cmap=pet_cmap)
         )
         timings["colour"] += time.perf_counter() - clock
-        if prepared is not None:
-            fuser, prepared = prepared.result(), None  # waits for the compilation (raises its errors)
         clock = time.perf_counter()
+        if prepared is not None:  # waiting for the kernel's compilation counts as fusing
+            fuser, prepared = prepared.result(), None  # (raises the worker's errors)
         fused = jax.block_until_ready(fuser(mri_unit, pet_image))
         timings["fuse"] += time.perf_counter() - clock
         clock = time.perf_counter()
