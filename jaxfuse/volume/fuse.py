@@ -194,9 +194,10 @@ class FusedVolume:
         """The result as a ``nibabel.Nifti1Image`` with NIfTI ``RGB24`` voxels and the MRI's affine."""
         import nibabel as nib
 
-        from jaxfuse.io.volumes import RGB_DTYPE
+        from jaxfuse.io.volumes import RGB_DTYPE, rgb24_memory
 
-        voxels = np.ascontiguousarray(self.rgb).view("V3")[..., 0].view(RGB_DTYPE)
+        # [X, Y, Z] RGB24 over the file-ordered memory: no copy for fuse_volumes' own output
+        voxels = rgb24_memory(self.rgb).view("V3")[..., 0].view(RGB_DTYPE).transpose(2, 1, 0)
         image = nib.Nifti1Image(voxels, self.affine)
         image.header.set_data_dtype(RGB_DTYPE)
         image.header.set_xyzt_units("mm")
