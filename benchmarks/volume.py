@@ -19,7 +19,15 @@ gives the warm median per stage, compile time (cold minus warm) apart, and inter
 imports measured apart in their own processes. A third process fuses a 512 x 512 x 400 MRI (the
 template enlarged, nearest neighbour, 0.4 x 0.5 x 0.5 mm) to show memory stays bounded.
 
-    python benchmarks/volume.py [--repeats 3] [--skip-big] [--json benchmarks/results/volume_cpu.json]
+Also, each in its own process: the NIfTI writer at gzip levels 0, 1, 3 and 6 on the fused volume
+(size and time, threads as the library picks them and one thread); folder mode end to end
+(``jaxfuse fuse --mri-dir --pet-dir --out-dir`` over ``--folder-pairs`` copies of the pair: slices
+per second of the whole process and of the pairs after the first, from the tool's own per-pair
+times) against the kernel alone on the same slices (``fuse_volumes``' fuser on 64-slice chunks,
+compiled, warm) in the same run; and the cold job again with JAX's persistent compilation cache
+switched on by its own environment variables (opt-in; the library never sets them).
+
+    python benchmarks/volume.py [--repeats 3] [--skip-big] [--folder-pairs 4] [--json benchmarks/results/volume_cpu.json]
 """
 
 from __future__ import annotations
@@ -38,7 +46,7 @@ import time
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 MNI = ROOT.parent / "shared" / "data" / "mni152"
 T1 = MNI / "mni_icbm152_t1_tal_nlin_sym_09a_converted.nii.gz"
-STAGES = ("read", "resample", "window", "colour", "fuse", "assemble", "write")
+STAGES = ("read", "resample", "window", "colour", "fuse", "assemble", "other", "write")
 
 
 # ------------------------------------------------------------------------------------- pipelines
@@ -52,11 +60,13 @@ def run_jaxfuse(mri_path: str, pet_path: str, out_path: str) -> dict[str, float]
     volumes = [read_volume(mri_path), read_volume(pet_path)]
     read = time.perf_counter() - start
     # handed over, not kept here: fuse_volumes drops the host MRI once it is on the device
+    start = time.perf_counter()
     result = fuse_volumes(volumes.pop(0), volumes.pop(0), batch_slices=64)
+    other = time.perf_counter() - start - sum(result.timings.values())  # checks, set-up, untimed gaps
     start = time.perf_counter()
     result.save(out_path)
     write = time.perf_counter() - start
-    stages = {"read": read, **result.timings, "write": write}
+    stages = {"read": read, **result.timings, "other": other, "write": write}
     return {key: stages.get(key, 0.0) for key in STAGES}
 
 
@@ -96,7 +106,7 @@ def run_user(mri_path: str, pet_path: str, out_path: str) -> dict[str, float]:
     times["colour"] = time.perf_counter() - t
 
     fused = np.zeros(mri.shape + (3,), np.uint8)
-    times["fuse"] = times["assemble"] = 0.0
+    times["fuse"] = times["assemble"] = times["other"] = 0.0
     for k in range(mri.shape[2]):  # the MRI is RAS: axial slice k is vol[::-1, ::-1, k].T
         t = time.perf_counter()
         m = mri_unit[::-1, ::-1, k].T.astype(np.float32)
@@ -115,6 +125,68 @@ def run_user(mri_path: str, pet_path: str, out_path: str) -> dict[str, float]:
     return {key: times[key] for key in STAGES}
 
 
+def run_gzip_levels(fused_path: str, out_dir: str, levels=(0, 1, 3, 6), repeats: int = 3) -> dict:
+    """write_rgb_nifti of a fused volume at each gzip level: median seconds and bytes."""
+    import nibabel as nib
+    import numpy as np
+
+    from jaxfuse.io.volumes import rgb24_layout, write_rgb_nifti
+
+    image = nib.load(fused_path)
+    stored = np.asarray(image.dataobj)
+    memory, rgb = rgb24_layout(stored.shape)  # as fuse_volumes lays its output out
+    rgb[...] = np.stack([stored["R"], stored["G"], stored["B"]], axis=-1)
+    rows = {}
+    for threads in (None, 1):
+        for level in levels:
+            out = pathlib.Path(out_dir) / f"level{level}.nii.gz"
+            times = []
+            for _ in range(repeats):
+                start = time.perf_counter()
+                write_rgb_nifti(out, rgb, image.affine, compress_level=level, threads=threads)
+                times.append(time.perf_counter() - start)
+            rows[f"level {level}, threads {'auto' if threads is None else threads}"] = {
+                "seconds": statistics.median(times), "bytes": out.stat().st_size}
+    plain = pathlib.Path(out_dir) / "plain.nii"
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        write_rgb_nifti(plain, rgb, image.affine)
+        times.append(time.perf_counter() - start)
+    rows["uncompressed .nii"] = {"seconds": statistics.median(times), "bytes": plain.stat().st_size}
+    return {"raw_voxel_bytes": int(memory.nbytes), "levels": rows}
+
+
+def run_kernel_rate(mri_path: str, pet_path: str, repeats: int = 5) -> dict:
+    """The kernel alone on the job's own slices: fuse_volumes' fuser on 64-slice chunks, warm."""
+    import jax
+    import numpy as np
+
+    from jaxfuse.io import read_volume
+    from jaxfuse.volume.batches import chunk_inputs, slice_fuser
+    from jaxfuse.volume.slicing import to_canonical, volume_to_slices
+
+    mri = read_volume(mri_path)
+    slices = np.ascontiguousarray(volume_to_slices(to_canonical(mri.data, mri.affine)[0], axis="axial"))
+    total, height, width = slices.shape
+    size = min(64, total)
+    pet = np.clip(slices / slices.max(), 0, 1) * 40000.0  # any values: the kernel's cost does not depend on them
+    mri_dev, pet_dev = jax.device_put(slices), jax.device_put(pet.astype(np.float32))
+    window = (float(slices.min()), float(slices.max()))
+    chunks = [jax.block_until_ready(chunk_inputs(mri_dev, pet_dev, s, size=size, mri_window=window,
+                                                 pet_window=(0.0, 40000.0), cmap="pet")) for s in range(0, total - size + 1, size)]
+    fuser = slice_fuser("vgg19", height=height, width=width)
+    jax.block_until_ready(fuser(*chunks[0]))  # compile
+    rates = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        for chunk in chunks:
+            jax.block_until_ready(fuser(*chunk))
+        rates.append(len(chunks) * size / (time.perf_counter() - start))
+    return {"slices_per_s": statistics.median(rates), "slice_shape": [height, width], "batch": size,
+            "runs_slices_per_s": rates}
+
+
 def child(args: argparse.Namespace) -> None:
     """One pipeline in this process: a cold run, then ``repeats`` warm runs; JSON on stdout.
     ``make``: writes the inputs into ``--out`` (a folder) instead."""
@@ -123,6 +195,15 @@ def child(args: argparse.Namespace) -> None:
         pet = make_pair(folder)[1]
         big = None if args.skip_big else make_big_mri(folder)
         print(json.dumps({"pet": str(pet), "big": str(big) if big else None}))
+        return
+    if args.child == "gzip":
+        print(json.dumps(run_gzip_levels(args.mri, args.out)))
+        return
+    if args.child == "kernel":
+        print(json.dumps(run_kernel_rate(args.mri, args.pet)))
+        return
+    if args.child == "coldjob":  # one cold job only (the persistent-cache runs)
+        print(json.dumps(run_jaxfuse(args.mri, args.pet, args.out)))
         return
     pipeline = {"jaxfuse": run_jaxfuse, "user": run_user}[args.child]
     cold = pipeline(args.mri, args.pet, args.out)
@@ -157,12 +238,12 @@ def make_big_mri(folder: pathlib.Path, shape=(512, 512, 400)) -> pathlib.Path:
     return path
 
 
-def spawn_measured(argv: list[str]) -> tuple[dict | None, float, float, str]:
+def spawn_measured(argv: list[str], env: dict | None = None) -> tuple[dict | None, float, float, str]:
     """Runs a command; returns (its last stdout line as JSON or None, wall seconds, the child's own
     peak resident set size in MiB from ``os.wait4``, stderr tail)."""
     start = time.perf_counter()
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
-                            env=dict(os.environ, PYTHONPATH=str(ROOT)))
+                            env=dict(os.environ, PYTHONPATH=str(ROOT), **(env or {})))
     out_chunks, err_chunks = [], []
     import threading
 
@@ -181,7 +262,7 @@ def spawn_measured(argv: list[str]) -> tuple[dict | None, float, float, str]:
         try:
             data = json.loads(stdout.strip().splitlines()[-1])
         except json.JSONDecodeError:
-            data = {"stdout": stdout.strip()[-500:]}
+            data = {"stdout": stdout.strip()[-5000:]}
     return data, seconds, usage.ru_maxrss / 1024, stderr[-2000:]
 
 
@@ -231,7 +312,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--skip-big", action="store_true")
     parser.add_argument("--json", type=pathlib.Path)
-    parser.add_argument("--child", choices=("jaxfuse", "user", "make"), help=argparse.SUPPRESS)
+    parser.add_argument("--folder-pairs", type=int, default=4, help="volume pairs in the folder-mode run (0: skip)")
+    parser.add_argument("--child", choices=("jaxfuse", "user", "make", "gzip", "kernel", "coldjob"), help=argparse.SUPPRESS)
     parser.add_argument("--mri", help=argparse.SUPPRESS)
     parser.add_argument("--pet", help=argparse.SUPPRESS)
     parser.add_argument("--out", help=argparse.SUPPRESS)
@@ -277,6 +359,27 @@ def main(argv: list[str] | None = None) -> int:
             raise SystemExit(f"CLI failed:\n{err}")
         report["cli_cold_process"] = {"wall_s": seconds, "peak_rss_mib": peak, "said": data["stdout"]}
 
+        data, _, _, err = spawn_measured([sys.executable, __file__, "--child", "gzip", "--mri", str(tmp / "jaxfuse.nii.gz"),
+                                          "--out", str(tmp)])
+        if data is None:
+            raise SystemExit(f"gzip levels failed:\n{err}")
+        report["gzip_levels"] = data
+
+        cache = tmp / "jax_cache"
+        cache_env = {"JAX_COMPILATION_CACHE_DIR": str(cache), "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0",
+                     "JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES": "0"}
+        runs = []
+        for _ in range(2):  # the first fills the cache, the second reads it
+            data, seconds, _, err = spawn_measured([sys.executable, __file__, "--child", "coldjob", "--mri", str(mri),
+                                                    "--pet", str(pet), "--out", str(tmp / "cached.nii.gz")], env=cache_env)
+            if data is None:
+                raise SystemExit(f"cached cold job failed:\n{err}")
+            runs.append({"job_s": sum(data.values()), "stages_s": data, "process_wall_s": seconds})
+        report["cold_with_persistent_cache"] = {"filling": runs[0], "reading": runs[1], "env": sorted(cache_env)}
+
+        if args.folder_pairs > 0:
+            report["folder_mode"] = folder_mode(tmp, mri, pet, args.folder_pairs)
+
         if not args.skip_big:
             big = pathlib.Path(made["big"])
             data, seconds, peak, err = spawn_measured(
@@ -295,6 +398,41 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def folder_mode(tmp: pathlib.Path, mri: pathlib.Path, pet: pathlib.Path, pairs: int) -> dict:
+    """The CLI's folder mode over ``pairs`` copies of the pair, and the kernel alone, in one run."""
+    import re
+    import shutil
+
+    mri_dir, pet_dir, out_dir = tmp / "mri_dir", tmp / "pet_dir", tmp / "out_dir"
+    for folder in (mri_dir, pet_dir):
+        folder.mkdir()
+    for i in range(pairs):
+        shutil.copyfile(mri, mri_dir / f"case{i:02d}.nii.gz")
+        shutil.copyfile(pet, pet_dir / f"case{i:02d}.nii.gz")
+    kernel, _, _, err = spawn_measured([sys.executable, __file__, "--child", "kernel", "--mri", str(mri), "--pet", str(pet)])
+    if kernel is None:
+        raise SystemExit(f"kernel rate failed:\n{err}")
+    argv = [sys.executable, "-m", "jaxfuse", "fuse", "--mri-dir", str(mri_dir), "--pet-dir", str(pet_dir),
+            "--out-dir", str(out_dir), "--progress", "off"]
+    data, seconds, peak, err = spawn_measured(argv)
+    if data is None:
+        raise SystemExit(f"folder mode failed:\n{err}")
+    said = data["stdout"]
+    per_pair = [float(x) for x in re.findall(r" in ([0-9.]+) s", said)]
+    slices = 189
+    steady = per_pair[1:]
+    result = {
+        "pairs": pairs, "slices_per_pair": slices, "process_wall_s": seconds, "peak_rss_mib": peak,
+        "per_pair_s": per_pair,
+        "slices_per_s_whole_process": pairs * slices / seconds,
+        "slices_per_s_after_first": len(steady) * slices / sum(steady) if steady else None,
+        "kernel": kernel,
+    }
+    if steady:
+        result["share_of_kernel"] = result["slices_per_s_after_first"] / kernel["slices_per_s"]
+    return result
+
+
 def print_table(report: dict) -> None:
     print(f"CPU: {report['cpu']} ({report['cpus_available']} available), load {report['load_average_before']}")
     rows = [("jaxfuse", report["jaxfuse"]), ("user-written", report["user"])]
@@ -309,6 +447,16 @@ def print_table(report: dict) -> None:
     print(f"interpreter {s['interpreter_s']:.2f} s, imports {s['imports_s']:.2f} s; "
           f"CLI cold process {report['cli_cold_process']['wall_s']:.2f} s; speed-up warm {report['speedup_warm']:.1f}x, "
           f"cold {report['speedup_cold']:.1f}x; agreement {report['agreement_jaxfuse_vs_user']}")
+    for name, row in report["gzip_levels"]["levels"].items():
+        print(f"write {name}: {row['seconds']:.3f} s, {row['bytes'] / 1e6:.2f} MB")
+    cached = report["cold_with_persistent_cache"]
+    print(f"cold job with JAX's persistent cache: filling {cached['filling']['job_s']:.2f} s, "
+          f"reading {cached['reading']['job_s']:.2f} s")
+    if "folder_mode" in report:
+        f = report["folder_mode"]
+        print(f"folder mode, {f['pairs']} pairs: {f['slices_per_s_whole_process']:.0f} slices/s whole process, "
+              f"{f['slices_per_s_after_first'] or 0:.0f} slices/s after the first pair; kernel alone "
+              f"{f['kernel']['slices_per_s']:.0f} slices/s ({f.get('share_of_kernel', 0):.0%})")
 
 
 if __name__ == "__main__":

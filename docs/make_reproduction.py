@@ -936,6 +936,30 @@ def paper_comparisons_text(comps: list[dict], metric: str, mode: str) -> str:
     return comparisons_text(comps, mode, with_tests=False)
 
 
+ADAPTIVE_INTRO = (
+    "The paper's A = 0.3 and B = 0.1 \"were obtained experimentally\" and \"cannot be generalized to all "
+    "images\". `vgg19_adaptive` (`jaxfuse.adaptive`) chooses them per pair by projected Adam on a "
+    "no-reference criterion, Q = −(mean (F − I)² + λ·mean |∇F − ∇M|²): keep the functional image's "
+    "intensity I and the MRI's gradients (the content term of FusionGAN/DDcGAN). Everything about it — the "
+    "criterion among candidates, λ, the optimiser — was chosen on the `train` ids of `split.json` only; the "
+    "verdict is on the `test` ids, against the fixed A, B. This section is written by "
+    "`docs/make_adaptive_study.py` (its own run, machine and date below) and copied in here. How to read the "
+    "goal \"better on at least three of EN, MI, D, OP, other than the one optimised\": none of the four is "
+    "the criterion, but the intensity term is a squared-error relative of D (and so of OP = D / AG); EN and "
+    "MI are the fully independent ones.\n\n"
+    "How the criterion was picked (exploratory, train only, not scripted in the repository): on every 8th "
+    "PET-MRI `train` id (31 pairs), each candidate's per-pair maximiser on a 0.1 grid of [0, 1]² was scored "
+    "against fixed (0.3, 0.1) — pairs better out of 31 in EN / MI / D / OP: SSIM(F, M) + SSIM(F, I) 12 / 31 / "
+    "3 / 29 (it drives A up to ~0.8 and B down, away from the PET); min of the two SSIMs 11 / 30 / 31 / 31; "
+    "their geometric mean 10 / 31 / 7 / 29; the intensity + gradient criterion with λ = 1: 1 / 23 / 31 / 31, "
+    "λ = 5: 31 / 31 / 28 / 31, λ = 20: 30 / 31 / 2 / 30. The criterion family was taken from this; λ and the "
+    "optimiser were then chosen by the scripted selection below (more train pairs, the real optimiser). "
+    "A first scripted selection (40 steps, every 2nd train id, λ in 1..20) was stopped half-way when the "
+    "optimiser check showed 40 steps short of the optimum; its partial PET-MRI counts (EN 1 / 62 / 118 of 123 "
+    "better for λ = 1 / 2 / 5) agreed with the final run."
+)
+
+
 def write_document(ctx: dict, path: pathlib.Path) -> None:
     from jaxfuse.evaluation.report import PAPER_TABLE_1
     from jaxfuse.methods import METHODS
@@ -1404,6 +1428,17 @@ def write_document(ctx: dict, path: pathlib.Path) -> None:
         for line in ctx["spect_findings"]:
             A(f"- {line}")
         A("")
+
+    # ---------------- adaptive A, B (made by docs/make_adaptive_study.py, copied in if present)
+    adaptive_parts = [REPO / "docs" / "reproduction" / name for name in ("adaptive_select.md", "adaptive.md")]
+    if all(part.is_file() for part in adaptive_parts):
+        A("## Adaptive A and B (beyond the paper; train/test split)")
+        A("")
+        A(ADAPTIVE_INTRO)
+        A("")
+        for part in adaptive_parts:
+            L.extend(part.read_text(encoding="utf-8").rstrip("\n").splitlines())
+            A("")
 
     # ---------------- limitations
     A("## Limitations")

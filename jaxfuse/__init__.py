@@ -9,13 +9,14 @@ package). Public API::
     jaxfuse.vgg19_conv1_1(images, *, channels=3)
     jaxfuse.nn.VGG19Fusion                         # Flax NNX module
     jaxfuse.fuse_with(mri, pet, method="dwt")      # any method of jaxfuse.METHODS (Table 1)
+    jaxfuse.adaptive.fuse_adaptive(mri, pet)       # beyond the paper: A, B chosen per pair by gradient
     jaxfuse.metrics.evaluate_all(fused, mri, pet)  # EN, MI, D, AG, OP, SD, SF, PSNR, SSIM, ...
     jaxfuse.transforms / curvelet / contourlet / nsct   # multiscale transforms, batched with vmap
     jaxfuse.parallel.fuse_sharded(mri, pet)        # data-parallel over devices
     jaxfuse.fuse_volumes(mri, pet, pet_cmap="pet")  # NIfTI/DICOM/nibabel volumes -> RGB on the MRI grid
 """
 
-from jaxfuse import metrics, multiscale, nn, parallel
+from jaxfuse import adaptive, metrics, multiscale, parallel
 from jaxfuse import multiscale as transforms  # the package: dwt2, TRANSFORMS, ...
 from jaxfuse.core.color import (
     hsi_to_rgb,
@@ -40,13 +41,18 @@ __version__ = "0.1.0"
 
 # The volume path imports nibabel: loaded on first use, so 2-D work does not pay for it (PEP 562).
 _LAZY = {"fuse_volumes": "jaxfuse.volume.fuse", "FusedVolume": "jaxfuse.volume.fuse"}
+# Imported on first use: Flax (for jaxfuse.nn) takes longer to import than the rest of the package,
+# and the command line and the volume path never need it.
+_LAZY_MODULES = {"nn": "jaxfuse.nn"}
 
 
 def __getattr__(name: str):
-    if name in _LAZY:
-        import importlib
+    import importlib
 
+    if name in _LAZY:
         return getattr(importlib.import_module(_LAZY[name]), name)
+    if name in _LAZY_MODULES:
+        return importlib.import_module(_LAZY_MODULES[name])
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 __all__ = [
@@ -59,6 +65,7 @@ __all__ = [
     "METHODS",
     "ImageError",
     "WeightsError",
+    "adaptive",
     "contourlet",
     "curvelet",
     "fuse",

@@ -36,8 +36,15 @@ limits:
   before decoding; one kernel batch at most 2**24 pixels (large images get smaller batches);
   --a and --b in [0, 1]; --resize N with 3 <= N and N*N <= --max-pixels.
 
+registration (--register rigid, --transform-in, --transform-out; see the registration options):
+  transform files are 4x4 plain text mapping MRI world to PET world (volumes: RAS mm; 2-D: pixel
+  (row, column), third axis the identity, 3x3 also read); refused unless finite, last row 0 0 0 1,
+  and a rotation (singular values 1 within 0.001, no reflection). A registration that did not
+  converge, did not raise MI or ends below 0.01 nats fails its pair (exit 1) unless --accept-unconverged.
+
 exit codes:
-  0 done; 1 an input could not be used (folder mode: the other pairs are written); 2 usage error;
+  0 done; 1 an input could not be used or its registration failed (folder mode: the other pairs
+  are written); 2 usage error;
   3 an output could not be written or the run failed (disk full, output is an input, folder
   missing); 130 interrupted.
 """
@@ -125,6 +132,11 @@ def _add_method_options(parser: argparse.ArgumentParser) -> None:
         "--method", choices=list(METHODS), default="vgg19",
         help="fusion method (default vgg19, the paper's); the options below apply to vgg19 only",
     )  # fmt: skip
+    group.add_argument(
+        "--adaptive", action="store_true",
+        help="choose A and B per pair by maximising a no-reference criterion (--method vgg19_adaptive; "
+        "jaxfuse.adaptive) instead of --a/--b",
+    )  # fmt: skip
     group.add_argument("--a", type=_weight, default=defaults["a"], help=f"weight A of the MRI in Eq. 1, in [0, 1] (default {defaults['a']})")
     group.add_argument("--b", type=_weight, default=defaults["b"], help=f"weight B of the PET intensity in Eq. 1, in [0, 1] (default {defaults['b']})")
     group.add_argument(
@@ -150,7 +162,8 @@ def build_parser() -> argparse.ArgumentParser:
     formatter = argparse.RawDescriptionHelpFormatter
     parser = _Parser(
         prog=_PROG, epilog=_LIMITS, formatter_class=formatter,
-        description="Fuse registered MRI and PET/SPECT brain images with VGG19 conv1_1 features (Amini & Mostaar 2022).",
+        description="Fuse MRI and PET/SPECT brain images with VGG19 conv1_1 features (Amini & Mostaar 2022); the "
+        "inputs are taken as registered unless 'fuse --register rigid' registers them first.",
     )  # fmt: skip
     parser.add_argument("--version", action="version", version=f"{_PROG} {jaxfuse.__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -158,7 +171,9 @@ def build_parser() -> argparse.ArgumentParser:
     fuse = sub.add_parser(
         "fuse", help="fuse one pair, or every same-named pair of two folders", epilog=_LIMITS, formatter_class=formatter,
         description="Fuse one pair (MRI PET -o OUT.png) or two folders of same-named pairs "
-        "(--mri-dir --pet-dir --out-dir). Output: 8-bit RGB PNG (folder mode: or --format npy|nifti), written atomically.",
+        "(--mri-dir --pet-dir --out-dir). Output: 8-bit RGB PNG (folder mode: or --format npy|nifti), written "
+        "atomically. With --register rigid the PET is first registered to the MRI (rigid, mutual information): "
+        "jaxfuse fuse MRI PET -o OUT --register rigid --transform-out T.txt.",
     )  # fmt: skip
     fuse.add_argument("mri", nargs="?", type=pathlib.Path, help="MRI (gray) image file")
     fuse.add_argument("pet", nargs="?", type=pathlib.Path, help="PET/SPECT (RGB or gray) image file")
@@ -179,14 +194,17 @@ def build_parser() -> argparse.ArgumentParser:
         "(uncompressed RGB24 .nii, the image as one axial slice, 1 mm pixels)",
     )  # fmt: skip
     _progress_option(folders)
+    add_split_options(fuse)
     fuse.add_argument(
         "--png-level", type=int, choices=range(10), default=1, metavar="0-9",
         help="PNG zlib level (default 1: zlib's RLE strategy, the fastest; 2-9 smaller files, slower)",
     )  # fmt: skip
     _add_method_options(fuse)
+    from jaxfuse.registration.cli import add_registration_options  # --register: jaxfuse/registration/cli.py
     from jaxfuse.volume.cli import add_demo_options, add_volume_options  # volumes: jaxfuse/volume/cli.py
 
     add_volume_options(fuse)
+    add_registration_options(fuse)
 
     evaluate = sub.add_parser(
         "evaluate", help="run fusion methods on folders of pairs and write a metrics report", epilog=_LIMITS,
@@ -214,6 +232,141 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--out-dir", type=pathlib.Path, default=pathlib.Path("jaxfuse-demo"), help="default ./jaxfuse-demo")
     add_demo_options(demo)
     return parser
+
+
+def _part(value: str):
+    from jaxfuse.partition import parse_part
+
+    try:
+        return parse_part(value)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def add_split_options(parser: argparse.ArgumentParser) -> None:
+    """Adds the options that split a folder job over many machines (images and volumes alike)."""
+    group = parser.add_argument_group(
+        "many machines (folder mode; docs/cluster.md)",
+        "The sorted pair names (unpaired names included) are dealt out in turn: name number r\n"
+        "(from 0) goes to worker r mod N. The split depends only on the names in the folders, not\n"
+        "on listing order or on which outputs exist: workers never write the same file, each\n"
+        "pairing failure is reported by the worker owning the name, and a --skip-existing rerun\n"
+        "of a part redoes what that part left. The summary starts with the share, e.g.\n"
+        "'part 2/4: 135 of 538 pairs;'. With --part and --distributed, the part is split over\n"
+        "the processes.",
+    )
+    group.add_argument(
+        "--part", type=_part, metavar="K/N",
+        help="fuse only part K of N (1-based: 1 <= K <= N), for independent array-job tasks; SLURM: "
+        "--array=1-N and --part $SLURM_ARRAY_TASK_ID/N",
+    )  # fmt: skip
+    group.add_argument(
+        "--distributed", action="store_true",
+        help="join a jax.distributed job (jax.distributed.initialize() finds SLURM, Open MPI or Kubernetes "
+        "in the environment) and fuse this process's share (jax.process_index() of jax.process_count()) on "
+        "its local devices",
+    )  # fmt: skip
+    implies = "implies --distributed; default: from the environment"
+    group.add_argument("--coordinator", metavar="HOST:PORT", help=f"address of process 0 ({implies})")
+    group.add_argument("--num-processes", type=_int_at_least(1), metavar="P", help=f"processes in the job ({implies})")
+    group.add_argument("--process-id", type=_int_at_least(0), metavar="I", help=f"this process, 0..P-1 ({implies})")
+
+
+def _distributed(args: argparse.Namespace) -> bool:
+    explicit = (getattr(args, name, None) is not None for name in ("coordinator", "num_processes", "process_id"))
+    return bool(getattr(args, "distributed", False)) or any(explicit)
+
+
+def _join_distributed(args: argparse.Namespace) -> None:
+    """``jax.distributed.initialize`` with the explicit options (None: found from the environment)."""
+    import jax
+
+    from jaxfuse.io.atomic import OutputError
+
+    if args.num_processes is not None and args.process_id is not None and args.process_id >= args.num_processes:
+        raise UsageError(f"--process-id {args.process_id} must be below --num-processes {args.num_processes}")
+    try:
+        jax.distributed.initialize(
+            coordinator_address=args.coordinator, num_processes=args.num_processes, process_id=args.process_id
+        )
+    except ValueError as error:  # nothing found in the environment and not given
+        raise UsageError(
+            f"--distributed: no SLURM, Open MPI or Kubernetes job found in the environment ({error}); "
+            "give --coordinator, --num-processes and --process-id"
+        ) from None
+    except RuntimeError as error:
+        raise OutputError(args.coordinator or "jax.distributed", f"cannot join the distributed job ({error})") from None
+
+
+def job_share(args: argparse.Namespace):
+    """This run's :class:`jaxfuse.partition.Share` of a split folder job, or None for the whole job.
+
+    With ``--distributed`` (or its explicit options) this joins the ``jax.distributed`` job first,
+    so it must run before anything starts a JAX backend.
+    """
+    share = getattr(args, "part", None)
+    if _distributed(args):
+        from jaxfuse.partition import process_share
+
+        _join_distributed(args)
+        share = process_share() if share is None else share.within(process_share())
+    return share
+
+
+def _quiet_c_stdout() -> None:
+    """Points file descriptor 1 at /dev/null, and Python's ``sys.stdout`` at a copy of it, for the
+    rest of the process: the CPU collectives (Gloo) print a line to C's stdout when they connect,
+    at a time of their own, which would land among the summary lines. Python's output is unchanged."""
+    sys.stdout.flush()
+    real = os.dup(1)
+    null = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(null, 1)
+    os.close(null)
+    stream = sys.stdout
+    sys.stdout = open(  # the process's stdout from now on; closed at exit
+        real, "w", encoding=stream.encoding, errors=stream.errors, buffering=1 if stream.line_buffering else -1
+    )
+
+
+def take_job_share(args: argparse.Namespace, share, list_pairs, *, name, empty: str):
+    """Lists the pairs with ``list_pairs() -> (items, failures)`` and keeps ``share``'s part of them.
+
+    In a multi-process job every process first checks that all of them listed the same names.
+
+    Returns:
+        ``(items, failures, prefix)``: the owned pairs and pairing failures, and the summary's
+        prefix (``"part 2/4: 135 of 538 pairs; "``; empty for the whole job).
+
+    Raises:
+        CliError: the job has no pairs at all (message ``empty``), or the processes disagree.
+    """
+    import jax
+
+    from jaxfuse.partition import check_same_names, take_share
+
+    collective = _distributed(args) and jax.process_count() > 1
+    if collective:
+        _quiet_c_stdout()
+    try:
+        items, failures = list_pairs()
+    except Exception:
+        if collective:  # the other processes learn that this one failed, instead of waiting for it
+            try:
+                check_same_names(None)
+            except RuntimeError:
+                pass
+        raise
+    if collective:
+        try:
+            check_same_names([name(item) for item in items] + [n for n, _ in failures])
+        except RuntimeError as error:
+            raise CliError(f"{args.mri_dir}: {error}") from None
+    if not items and not failures:
+        raise CliError(empty)
+    if share is None:
+        return items, failures, ""
+    items, failures, total = take_share(items, failures, share, name=name)
+    return items, failures, f"{share.label}: {len(items) + len(failures)} of {total} pairs; "
 
 
 def _return_large_buffers_to_the_os() -> None:
@@ -279,7 +432,9 @@ def _run_fuse_single(args: argparse.Namespace) -> int:
         raise OutputError(args.out, f"folder {args.out.parent} does not exist")
     clean_stale_temporaries(args.out.parent)
     mri, pet = read_pair(args.mri, args.pet, resize=resize, max_pixels=args.max_pixels)
-    return fuse_one_and_write(args, fuse_batch, mri, pet)
+    from jaxfuse.registration.cli import align_image_pair
+
+    return fuse_one_and_write(args, fuse_batch, mri, align_image_pair(args, mri, pet))
 
 
 def fuse_one_and_write(args: argparse.Namespace, fuse_batch, mri: np.ndarray, pet: np.ndarray) -> int:
@@ -298,14 +453,18 @@ def fuse_one_and_write(args: argparse.Namespace, fuse_batch, mri: np.ndarray, pe
 def _run_fuse_folders(args: argparse.Namespace) -> int:
     from jaxfuse.io.atomic import clean_stale_temporaries
     from jaxfuse.pipeline import OUTPUT_FORMATS, BatchReport, Progress, fuse_folder_pairs, pair_folders
+    from jaxfuse.registration.cli import image_batch_aligner
 
     if args.mri_dir is None or args.pet_dir is None or args.out_dir is None:
         raise UsageError("folder mode needs --mri-dir, --pet-dir and --out-dir")
     resize = _resize(args)
+    share = job_share(args)  # joins a jax.distributed job: before the first JAX call
     fuse_batch = _batch_fuser(args)
-    jobs, pairing_failures = pair_folders(args.mri_dir, args.pet_dir, args.out_dir, suffix=OUTPUT_FORMATS[args.format])
-    if not jobs and not pairing_failures:
-        raise CliError(f"{args.mri_dir}: no image files to fuse")
+    suffix = OUTPUT_FORMATS[args.format]
+    jobs, pairing_failures, prefix = take_job_share(
+        args, share, lambda: pair_folders(args.mri_dir, args.pet_dir, args.out_dir, suffix=suffix), name=lambda job: job.name,
+        empty=f"{args.mri_dir}: no image files to fuse",
+    )  # fmt: skip
     args.out_dir.mkdir(parents=True, exist_ok=True)
     report = BatchReport(failures=list(pairing_failures), cleaned=len(clean_stale_temporaries(args.out_dir)))
     enabled = {"on": True, "off": False}.get(args.progress, sys.stderr.isatty())
@@ -315,11 +474,11 @@ def _run_fuse_folders(args: argparse.Namespace) -> int:
         fuse_folder_pairs(
             jobs, fuse_batch, batch_size=args.batch_size, resize=resize, skip_existing=args.skip_existing,
             workers=args.workers, progress=progress, report=report, png_level=args.png_level, max_pixels=args.max_pixels,
-            output_format=args.format,
+            output_format=args.format, align=image_batch_aligner(args),
         )  # fmt: skip
     finally:
         progress.close()
-    print(report.summary())
+    print(prefix + report.summary())
     _failure_lines(report.failures)
     return EXIT_INPUT if report.failures else 0
 
@@ -369,7 +528,23 @@ def _run_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _resolve_adaptive(args: argparse.Namespace) -> None:
+    """``fuse --adaptive`` is ``--method vgg19_adaptive``; it excludes another method and --a/--b."""
+    if not getattr(args, "adaptive", False):
+        return
+    if args.method not in ("vgg19", "vgg19_adaptive"):
+        raise UsageError(
+            f"--adaptive chooses A and B of the vgg19 method; it cannot be combined with --method {args.method}"
+        )
+    defaults = _method_defaults()
+    given = [f"--{key}" for key in ("a", "b") if getattr(args, key) != defaults[key]]
+    if given:
+        raise UsageError(f"--adaptive chooses A and B per pair; drop {' and '.join(given)}")
+    args.method = "vgg19_adaptive"
+
+
 def _dispatch(args: argparse.Namespace) -> int:
+    from jaxfuse.registration.cli import check_registration_args
     from jaxfuse.volume import cli as volume_cli  # volumes, scalar functional images: jaxfuse/volume/cli.py
 
     if args.command == "demo":
@@ -377,6 +552,12 @@ def _dispatch(args: argparse.Namespace) -> int:
     folder_images = args.command == "fuse" and (args.mri_dir or args.pet_dir or args.out_dir)
     if args.command == "fuse" and args.format != "png" and (volume_cli.handles(args) or not folder_images):
         raise UsageError(f"--format {args.format} applies to folder mode of 2-D images only")
+    splits = args.command == "fuse" and (args.part is not None or _distributed(args))
+    if splits and not (args.mri_dir or args.pet_dir or args.out_dir):
+        raise UsageError("--part and --distributed apply to folder mode (--mri-dir, --pet-dir, --out-dir)")
+    if args.command == "fuse":
+        check_registration_args(args, folder_mode=bool(args.mri_dir or args.pet_dir or args.out_dir))
+    _resolve_adaptive(args)  # before the volume path, which reads args.method too
     if volume_cli.handles(args):
         return volume_cli.run(args)
     if args.command == "evaluate":

@@ -2,8 +2,8 @@
 
 Every method takes the same inputs as :func:`jaxfuse.fuse` (MRI ``[..., H, W]``, functional image
 ``[..., H, W, 3]`` or ``[..., H, W]``; uint8, uint16 or float in [0, 1]) and returns fused RGB
-``[..., H, W, 3]`` float32 in [0, 1] or uint8. Except for the VGG19 method (which is
-:func:`jaxfuse.fuse` itself), a method is an *intensity rule*: a function of one pair,
+``[..., H, W, 3]`` float32 in [0, 1] or uint8. Except for the VGG19 methods (``vgg19`` is
+:func:`jaxfuse.fuse` itself, ``vgg19_adaptive`` :func:`jaxfuse.adaptive.fuse_adaptive`), a method is an *intensity rule*: a function of one pair,
 ``rule(mri [H, W], intensity [H, W]) -> F [H, W]`` on unit floats; the registry wraps it in the
 shared frame (SPEC section 5): intensity of the functional image, the rule, clip to [0, 1], colour
 restored through the intensity (Gonzalez-Woods HSI unless the method says otherwise), all compiled
@@ -30,6 +30,7 @@ import jax.numpy as jnp
 from jax.typing import ArrayLike
 
 from jaxfuse._batching import output_is_uint8, run_batched
+from jaxfuse.adaptive import DEFAULT_BOUNDS, DEFAULT_STEPS, fuse_adaptive
 from jaxfuse.core.fusion import DEFAULT_A, DEFAULT_B, IntensityRule, fuse, rule_kernel
 from jaxfuse.multiscale.rule import fuse_multiscale
 
@@ -67,6 +68,11 @@ def _fuse_vgg19(mri: ArrayLike, pet: ArrayLike, *, output_dtype=jnp.float32) -> 
     return fuse(mri, pet, a=DEFAULT_A, b=DEFAULT_B, output_dtype=output_dtype)
 
 
+def _fuse_vgg19_adaptive(mri: ArrayLike, pet: ArrayLike, *, output_dtype=jnp.float32) -> jax.Array:
+    """The VGG19 method with A and B chosen per pair (:func:`jaxfuse.adaptive.fuse_adaptive`, defaults)."""
+    return fuse_adaptive(mri, pet, output_dtype=output_dtype).fused
+
+
 #: Registered methods by name (the CLI's ``--method`` values).
 METHODS: dict[str, FusionMethod] = {
     "vgg19": FusionMethod(
@@ -74,6 +80,12 @@ METHODS: dict[str, FusionMethod] = {
         domain="spatial",
         fuse=_fuse_vgg19,
         paper_row="VGG19 method",
+    ),
+    "vgg19_adaptive": FusionMethod(
+        description=f"VGG19 method with A, B per pair in [{DEFAULT_BOUNDS[0]:g}, {DEFAULT_BOUNDS[1]:g}], maximising a "
+        f"no-reference PET-intensity + MRI-gradient criterion (projected Adam, {DEFAULT_STEPS} steps; jaxfuse.adaptive)",
+        domain="spatial",
+        fuse=_fuse_vgg19_adaptive,
     ),
     "cnn": FusionMethod(
         description='the paper\'s "CNN" baseline: VGG19 conv1_1 weights without the A, B terms',

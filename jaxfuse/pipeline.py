@@ -96,12 +96,12 @@ def write_output(path: os.PathLike | str, image: np.ndarray, *, format: str = "p
     if format == "npy":
         atomic_write(path, lambda handle: np.save(handle, np.ascontiguousarray(image), allow_pickle=False))
     elif format == "nifti":
+        from jaxfuse.io.volumes import rgb24_memory
         from jaxfuse.volume.slicing import slices_to_volume
 
         # the header of every image of this shape is the same: made once by the volume writer
         prefix = _nifti_header(image.shape[:2])
-        volume = slices_to_volume(image[None], axis="axial")  # [X, Y, 1, 3]
-        voxels = np.ascontiguousarray(volume.transpose(2, 1, 0, 3))  # NIfTI order: x fastest, R G B per voxel
+        voxels = rgb24_memory(slices_to_volume(image[None], axis="axial"))  # [1, Y, X, 3]: the file's order
 
         def write(handle) -> None:
             handle.write(prefix)
@@ -316,13 +316,15 @@ def _read_ahead_batches(jobs: Iterable[PairJob], batch_size: int, pixel_budget: 
 
 
 FuseFn = Callable[[np.ndarray, np.ndarray], np.ndarray]
+AlignFn = Callable[[list, np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray, list]]
 
 
 class _FolderRun:
     """The state of one :func:`fuse_folder_pairs` call (see there)."""
 
-    def __init__(self, fuse_batch, pool, report, progress, *, batch_size, batch_pixels, png_level, output_format):
+    def __init__(self, fuse_batch, pool, report, progress, *, batch_size, batch_pixels, png_level, output_format, align=None):
         self.fuse_batch, self.pool, self.report, self.progress = fuse_batch, pool, report, progress
+        self.align = align
         self.batch_size, self.batch_pixels, self.png_level = batch_size, batch_pixels, png_level
         self.output_format = output_format
         self.buckets: dict[int, ShapeBuckets] = {}  # by kernel batch size (fewer pairs for large images)
@@ -359,10 +361,20 @@ class _FolderRun:
 
     def run(self, items: list, size: int) -> None:
         """Queues one batch on the kernel thread (its pixels stay counted in ``held`` until it is done)."""
+        count = len(items)
 
         def call():
             mri, pet = pad_batch((np.stack([m for _, m, _ in items]), np.stack([p for _, _, p in items])), size)
-            return np.asarray(self.fuse_batch(mri, pet))[: len(items)]
+            failed: list[BaseException | None] = [None] * count
+            if self.align is not None:
+                try:
+                    mri, pet, failed = self.align([job for job, _, _ in items], mri, pet)
+                except Exception as error:  # noqa: BLE001 - the rule: it is these pairs' failure, the run goes on
+                    return "registering", error, failed
+            try:
+                return None, np.asarray(self.fuse_batch(mri, pet))[:count], failed
+            except Exception as error:  # noqa: BLE001 - the rule: it is these pairs' failure, the run goes on
+                return "fusing", error, failed
 
         self.kernels.append((items, self.kernel.submit(call)))
 
@@ -373,12 +385,17 @@ class _FolderRun:
             items, future = self.kernels.popleft()
             self.held -= sum(mri.shape[0] * mri.shape[1] for _, mri, _ in items)
             try:
-                fused = future.result()
-            except Exception as error:  # noqa: BLE001 - the rule: it is these pairs' failure, the run goes on
+                stage, fused, failed = future.result()
+            except Exception as error:  # noqa: BLE001 - e.g. stacking the batch ran out of memory
+                stage, fused, failed = "fusing", error, None
+            if stage is not None:
                 for job, _, _ in items:
-                    self.fail(job, error, "fusing")
+                    self.fail(job, fused, stage)
                 continue
-            for (job, _, _), image in zip(items, fused):
+            for (job, _, _), image, error in zip(items, fused, failed):
+                if error is not None:  # e.g. its registration did not converge: nothing written for it
+                    self.fail(job, error, "registering")
+                    continue
                 write = functools.partial(write_output, format=self.output_format, png_level=self.png_level)
                 self.writes.append((job, self.pool.submit(write, job.out_path, image)))
             del items, fused
@@ -417,6 +434,7 @@ def fuse_folder_pairs(
     output_format: str = "png",
     max_pixels: int = MAX_IMAGE_PIXELS,
     batch_pixels: int = BATCH_PIXELS,
+    align: AlignFn | None = None,
 ) -> BatchReport:
     """Fuses every job, up to ``batch_size`` pairs per kernel call; a bad pair never stops the others.
 
@@ -435,6 +453,10 @@ def fuse_folder_pairs(
             paths should carry its suffix (``pair_folders(..., suffix=OUTPUT_FORMATS[format])``).
         max_pixels: pixel budget of each input file, checked from its header.
         batch_pixels: pixel budget of one kernel batch (see the module docstring).
+        align: optional ``(jobs, mri [N, ...], pet [N, ...]) -> (mri, pet, errors)`` run on each
+            padded kernel batch before fusing (``jobs``: its first ``len(jobs)`` real pairs), e.g.
+            registration (:func:`jaxfuse.registration.cli.image_batch_aligner`); a pair whose
+            ``errors[i]`` is not None fails with it and is not written.
 
     Returns:
         The report; every pair is counted once as fused, skipped or failed.
@@ -484,7 +506,7 @@ def fuse_folder_pairs(
     pool = concurrent.futures.ThreadPoolExecutor(max_workers=workers)
     run = _FolderRun(
         fuse_batch, pool, report, progress, batch_size=batch_size, batch_pixels=batch_pixels, png_level=png_level,
-        output_format=output_format,
+        output_format=output_format, align=align,
     )  # fmt: skip
     try:
         made_folders: set[pathlib.Path] = set()

@@ -164,6 +164,20 @@ def _fuse_pair(mri, pet, a, b, kernel, offsets, *, pet_is_rgb, normalisation, re
     convolution, to uint8 for the rest; ``benchmarks/profile_fuse.py`` shows the passes), and the
     result is transposed back once, after quantisation.
     """
+    pet_unit, mri_unit, intensity, mri_weight, pet_weight = _pair_terms(
+        mri, pet, kernel, offsets, pet_is_rgb=pet_is_rgb, normalisation=normalisation, reduction=reduction
+    )
+    fused = fusion_rule(mri_unit, intensity, mri_weight, pet_weight, a=a, b=b)
+    return restore_colour_planes(pet_unit, intensity, fused, colour_space=colour_space)
+
+
+def _pair_terms(mri, pet, kernel, offsets, *, pet_is_rgb, normalisation, reduction):
+    """Steps 2-5a for one pair (raw dtypes), the terms of Eq. 1 in the kernel's dtype.
+
+    Returns ``(pet_unit [3 or 1, H, W], mri_unit [H, W], intensity [H, W], mri_weight [H, W],
+    pet_weight [H, W])``, unit floats; shared by :func:`_fuse_pair` and the adaptive method
+    (:mod:`jaxfuse.adaptive`), which chooses ``a`` and ``b`` from them.
+    """
     dtype = kernel.dtype
     pet_planes = _planes(pet, is_rgb=pet_is_rgb)
     mri_levels = _padded_levels(mri[None], dtype)
@@ -177,8 +191,7 @@ def _fuse_pair(mri, pet, a, b, kernel, offsets, *, pet_is_rgb, normalisation, re
         feature_weight(conv1_1_padded(levels, kernel, offsets), normalisation=normalisation, reduction=reduction)
         for levels in (mri_levels, pet_levels)
     )
-    fused = fusion_rule(mri_unit, intensity, mri_weight, pet_weight, a=a, b=b)
-    return restore_colour_planes(pet_unit, intensity, fused, colour_space=colour_space)
+    return pet_unit, mri_unit, intensity, mri_weight, pet_weight
 
 
 @functools.partial(

@@ -10,15 +10,22 @@ before any voxel is read: a header declaring more than ``max_voxels`` voxels (de
 NIfTI specifics: the affine is nibabel's (``sform`` if its code is set, else ``qform``, else the
 voxel sizes alone), converted to mm when the header's spatial unit is metres or microns (unknown is
 taken as mm, as nibabel does). Values are ``stored * scl_slope + scl_inter`` computed in float64,
-then rounded once to float32: equal to ``nibabel``'s ``get_fdata().astype(np.float32)``. A
-compressed file is decompressed to its end, so a damaged gzip stream is caught by its CRC even
-where the voxels come before the damage. NIfTI has no field for the values' units: ``units`` is
-``""``.
+then rounded once to float32: equal to ``nibabel``'s ``get_fdata().astype(np.float32)``, and in
+the file's own (Fortran) voxel order, as nibabel returns it (one cast where the stored value is
+already exact). A compressed file is decompressed to its end, so a damaged gzip stream is caught by
+its CRC even where the voxels come before the damage. NIfTI has no field for the values' units:
+``units`` is ``""``.
+
+The RGB24 writer sends nibabel's header and then the voxels from one buffer (no copy when the
+array is laid out as the file stores it, :func:`rgb24_layout`) through a block-parallel gzip
+(:mod:`jaxfuse.io._gzip`): the decompressed file is byte for byte what ``nibabel`` writes for the
+same image, and the compressed file is the same for any number of threads.
 """
 
 from __future__ import annotations
 
 import gzip
+import io
 import os
 import pathlib
 import zlib
@@ -28,6 +35,7 @@ import numpy as np
 from nibabel.filebasedimages import ImageFileError
 from nibabel.spatialimages import HeaderDataError
 
+from jaxfuse.io._gzip import gzip_chunks
 from jaxfuse.io._volume import DEFAULT_MAX_VOXELS, Volume, check_affine, check_budget, finite_float32
 from jaxfuse.io.dicom import read_dicom_series
 from jaxfuse.io.images import ImageError, atomic_write
@@ -40,15 +48,21 @@ __all__ = [
     "read_volume",
     "read_nifti",
     "write_rgb_nifti",
+    "rgb24_memory",
+    "rgb24_layout",
 ]
 
 #: nibabel's structured dtype for NIfTI ``RGB24`` (datatype 128): one byte each of R, G, B.
 RGB_DTYPE = np.dtype([("R", "u1"), ("G", "u1"), ("B", "u1")])
 
-#: zlib level of :func:`write_rgb_nifti` for ``.nii.gz``. Measured on a fusion-like 197 x 233 x 189
-#: RGB volume (26 MB raw; AMD EPYC, 2 shared cores, median of 5 whole writes): level 1 0.40 s,
-#: 5.14 MB; level 6 0.65 s, 4.86 MB; level 9 0.98 s, 4.84 MB; uncompressed ``.nii`` 0.14 s. Level 6
-#: saves 5% of the size for 1.6x the time, so the default is 1 (as nibabel's own default).
+#: zlib level of :func:`write_rgb_nifti` for ``.nii.gz``. Measured on the fused MNI152 volume
+#: (197 x 233 x 189 RGB, 26.0 MB of voxels; ``benchmarks/volume.py``, 2-core Intel Xeon Sapphire
+#: Rapids, shared and loaded, medians of 3 whole writes in two runs): level 0 0.11-0.19 s, 26.0 MB;
+#: level 1 0.62-0.93 s, 6.19 MB; level 3 0.66-0.88 s, 6.12 MB; level 6 1.24-1.40 s, 6.14 MB;
+#: uncompressed ``.nii`` 0.04 s. Levels 1 to 6 differ by 1% in size while level 6 takes 1.5-2x as
+#: long, and level 3 is within the noise of level 1 for 1% less; level 0 only wraps the raw bytes
+#: (a plain ``.nii`` is then the better file). So the default is 1, the fastest real compression
+#: (nibabel's default too). (zlib's RLE strategy was 0.6x the time of level 1 but 12% larger.)
 NIFTI_GZIP_LEVEL = 1
 
 _SPATIAL_SCALE_TO_MM = {"meter": 1000.0, "mm": 1.0, "micron": 1e-3, "unknown": 1.0}
@@ -125,8 +139,10 @@ def read_nifti(path: os.PathLike | str, *, frame: int | None = None, max_voxels:
     offset = int(image.dataobj.offset)
     raw = _read_raw(path, dtype, offset, shape, 0 if frame is None else frame, compressed=compressed)
     data = _scaled_float32(raw, slope, inter)
+    if not _surely_finite(dtype, slope, inter):
+        data = finite_float32(path, data)
     description = bytes(header["descrip"][()]).split(b"\x00", 1)[0].decode("utf-8", "replace").strip()
-    return Volume(data=finite_float32(path, data), affine=affine, units="", path=str(path), description=description)
+    return Volume(data=data, affine=affine, units="", path=str(path), description=description)
 
 
 def _frame_shape(path: pathlib.Path, shape: tuple[int, ...], frame: int | None) -> tuple[int, int, int]:
@@ -183,14 +199,59 @@ def _read_raw(path: pathlib.Path, dtype: np.dtype, offset: int, shape: tuple[int
 
 
 def _scaled_float32(raw: np.ndarray, slope: float, inter: float) -> np.ndarray:
-    """``raw * slope + inter`` in float64, rounded once to float32, C order, slab by slab."""
-    out = np.empty(raw.shape, dtype=np.float32)
+    """``raw * slope + inter`` in float64, rounded once to float32, in ``raw``'s (Fortran) order.
+
+    Where that is the stored value itself (slope 1, intercept 0, a type float64 holds exactly and
+    float32 rounds once: integers up to 32 bits, float16, float32) it is one cast; for floats
+    ``+ 0`` then turns ``-0.0`` into ``0.0`` as the float64 sum does. Otherwise slab by slab
+    along the last axis (contiguous in Fortran order), so the float64 copy stays small.
+    """
+    dtype = raw.dtype
+    exact = (dtype.kind in "iu" and dtype.itemsize <= 4) or dtype in (np.float16, np.float32)
+    if slope == 1.0 and inter == 0.0 and exact:
+        out = raw.astype(np.float32, order="F")
+        if dtype.kind == "f":
+            out += np.float32(0.0)
+        return out
+    out = np.empty(raw.shape, dtype=np.float32, order="F")
     plane = max(1, raw.shape[0] * raw.shape[1] * 8)
     step = max(1, _CHUNK // plane)
     with np.errstate(over="ignore"):  # a value beyond float32 becomes inf and is reported by the caller
         for k in range(0, raw.shape[2], step):
-            out[:, :, k : k + step] = raw[:, :, k : k + step].astype(np.float64) * slope + inter
+            slab = raw[:, :, k : k + step].astype(np.float64, order="F")
+            slab *= slope
+            slab += inter
+            out[:, :, k : k + step] = slab
     return out
+
+
+def _surely_finite(dtype: np.dtype, slope: float, inter: float) -> bool:
+    """True when every stored integer scales to a finite float32 (so no voxel needs checking)."""
+    if dtype.kind not in "iu":
+        return False
+    info = np.iinfo(dtype)
+    bound = abs(slope) * max(abs(int(info.min)), int(info.max)) + abs(inter)
+    return bool(bound < float(np.finfo(np.float32).max))
+
+
+def rgb24_layout(shape: tuple[int, int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """An empty RGB volume laid out as NIfTI stores it: ``(memory, rgb)``.
+
+    ``memory`` is uint8 ``[Z, Y, X, 3]``, C-contiguous: the file's voxel bytes in order (Fortran
+    order of the voxels, R, G, B within each); ``rgb`` is the same memory as uint8 ``[X, Y, Z, 3]``
+    (a transposed view). Filling ``rgb`` fills the file's bytes, so :func:`write_rgb_nifti`
+    writes it without a copy.
+    """
+    x, y, z = (int(n) for n in shape)
+    memory = np.empty((z, y, x, 3), np.uint8)
+    return memory, memory.transpose(2, 1, 0, 3)
+
+
+def rgb24_memory(rgb: np.ndarray) -> np.ndarray:
+    """uint8 ``[Z, Y, X, 3]`` C-contiguous: the voxel bytes of an RGB24 NIfTI of ``rgb``
+    (uint8 ``[X, Y, Z, 3]``), in file order; a view when ``rgb`` is laid out that way
+    (:func:`rgb24_layout`), else one copy."""
+    return np.ascontiguousarray(np.asarray(rgb).transpose(2, 1, 0, 3))
 
 
 def write_rgb_nifti(
@@ -201,6 +262,7 @@ def write_rgb_nifti(
     description: str = "",
     xform_code: int = 1,
     compress_level: int = NIFTI_GZIP_LEVEL,
+    threads: int | None = None,
 ) -> None:
     """Writes an RGB volume as NIfTI-1 ``RGB24`` atomically (temporary file beside it, then rename).
 
@@ -214,6 +276,12 @@ def write_rgb_nifti(
         xform_code: NIfTI code for both transforms: 1 scanner anatomical (the MRI's own space,
             the default), 2 aligned to another file, 3 Talairach, 4 MNI-152.
         compress_level: zlib level 0-9 for ``.nii.gz``.
+        threads: threads compressing a ``.nii.gz`` (default: the CPUs available, at most 8); the
+            file's bytes are the same for any number (see :mod:`jaxfuse.io._gzip`).
+
+    The voxels are written straight from ``rgb`` when it is laid out as the file stores them
+    (:func:`rgb24_memory`: :class:`jaxfuse.volume.fuse.FusedVolume` arrays are), else from one
+    reordered copy.
 
     A failure leaves no temporary file and an existing ``path`` untouched.
     """
@@ -229,9 +297,8 @@ def write_rgb_nifti(
         raise ValueError(f"compress_level must be 0..9, got {compress_level}")
     affine = check_affine(path, affine)
 
-    # NIfTI stores voxels in Fortran order; transposing 3-byte void items is several times faster
-    # than letting nibabel reorder the structured array slice by slice while writing.
-    voxels = np.asfortranarray(np.ascontiguousarray(rgb).view("V3")[..., 0]).view(RGB_DTYPE)
+    memory = rgb24_memory(rgb)  # [Z, Y, X, 3]: the file's voxel bytes in order (a view where it can be)
+    voxels = memory.view("V3")[..., 0].view(RGB_DTYPE).transpose(2, 1, 0)  # [X, Y, Z] RGB24, no copy
     image = nib.Nifti1Image(voxels, affine)
     header = image.header
     header.set_data_dtype(RGB_DTYPE)
@@ -242,13 +309,21 @@ def write_rgb_nifti(
         header["qform_code"] = 0  # sheared: the quaternion would be a different geometry
     encoded = description.encode("utf-8")[:79].decode("utf-8", "ignore").encode("utf-8")
     header["descrip"] = encoded
+    # The header exactly as nibabel's own writer leaves it for RGB24 (shape from the data, no
+    # scaling: slope 1, intercept 0), then the voxels from the one buffer, not through nibabel.
+    image.update_header()
+    header.set_slope_inter(1.0, 0.0)
+    head = io.BytesIO()
+    header.write_to(head)
+    head.write(b"\x00" * max(0, int(header.get_data_offset()) - head.tell()))
+    parts = (head.getvalue(), memory)
 
     def write(handle) -> None:
         if path.name.lower().endswith(".gz"):
-            # filename="" and mtime=0: no temporary name or time in the gzip header (same bytes each run)
-            with gzip.GzipFile(filename="", mode="wb", fileobj=handle, compresslevel=compress_level, mtime=0) as stream:
-                image.to_file_map({"image": nib.FileHolder(fileobj=stream)})
+            for chunk in gzip_chunks(parts, level=compress_level, threads=threads):
+                handle.write(chunk)
         else:
-            image.to_file_map({"image": nib.FileHolder(fileobj=handle)})
+            for part in parts:
+                handle.write(part)
 
     atomic_write(path, write)

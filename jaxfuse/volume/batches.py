@@ -163,18 +163,20 @@ def chunk_inputs(
         ``(float32 [size, H, W], uint8 [size, H, W, 3] or [size, H, W])``.
     """
     _check_cmap(cmap)
-    windows = jnp.asarray(mri_window, jnp.float32), jnp.asarray(pet_window, jnp.float32)
-    return _chunk_inputs(mri_slices, pet_slices, jnp.int32(start), *windows, cmap=cmap, size=size)
+    # NumPy scalars and arrays: jnp.asarray / jnp.int32 would each compile a small program
+    windows = np.asarray(mri_window, np.float32), np.asarray(pet_window, np.float32)
+    return _chunk_inputs(mri_slices, pet_slices, np.int32(start), *windows, cmap=cmap, size=size)
 
 
-def _takes_size(fuser: Fuser, height: int, width: int) -> bool:
+def _size_error(fuser: Fuser, height: int, width: int) -> ValueError | None:
+    """The error ``fuser`` raises for ``height x width`` slices (None: it takes them)."""
     mri = jax.ShapeDtypeStruct((2, height, width), jnp.float32)
     pet = jax.ShapeDtypeStruct((2, height, width, 3), jnp.uint8)
     try:
         jax.eval_shape(fuser, mri, pet)
-    except ValueError:
-        return False
-    return True
+    except ValueError as error:
+        return error
+    return None
 
 
 def slice_fuser(method: str = "vgg19", *, height: int, width: int, **options) -> Fuser:
@@ -194,14 +196,15 @@ def slice_fuser(method: str = "vgg19", *, height: int, width: int, **options) ->
             padding makes acceptable.
     """
     fuser = batch_fuser(method, output_dtype=jnp.uint8, **options)
-    if _takes_size(fuser, height, width):
+    error = _size_error(fuser, height, width)
+    if error is None:
         return fuser
     for multiple in _PAD_MULTIPLES:
         padded_h, padded_w = -(-height // multiple) * multiple, -(-width // multiple) * multiple
-        if _takes_size(fuser, padded_h, padded_w):
+        if _size_error(fuser, padded_h, padded_w) is None:
             break
     else:
-        raise ValueError(f"method {method} cannot fuse {height}x{width} slices, even padded")
+        raise ValueError(f"method {method} cannot fuse {height}x{width} slices, even padded ({error})")
     top, left = (padded_h - height) // 2, (padded_w - width) // 2
     widths = ((0, 0), (top, padded_h - height - top), (left, padded_w - width - left))
 

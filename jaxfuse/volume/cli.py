@@ -2,7 +2,8 @@
 
 ``jaxfuse fuse MRI PET -o FUSED.nii.gz`` where MRI and PET are NIfTI files or DICOM series folders;
 folder mode (``--mri-dir --pet-dir --out-dir``) pairs volumes by name (``a.nii.gz`` or a DICOM
-folder ``a/`` in each) as it pairs 2-D images; a gray 2-D functional image given with
+folder ``a/`` in each) as it pairs 2-D images, and splits them over many machines the same way
+(``--part K/N``, ``--distributed``: :mod:`jaxfuse.partition`); a gray 2-D functional image given with
 ``--pet-cmap`` is windowed and coloured before fusing; ``jaxfuse demo`` fuses the shipped MNI152
 sample. Problems are raised as the command line's kinds (see :mod:`jaxfuse.cli`): an input's
 :class:`jaxfuse.io.images.ImageError` (exit 1), ``UsageError`` (exit 2), an output's
@@ -222,16 +223,22 @@ def _write_pictures(result, *, slices_dir, montage_path, title: str, png_level: 
     return written
 
 
-def _fuse_one(args, mri_path, pet_path, out_path, *, slices_dir, montage_path) -> str:
+def _fuse_one(args, mri_path, pet_path, out_path, *, slices_dir, montage_path, name=None) -> str:
     from jaxfuse.io.volumes import read_volume
+    from jaxfuse.registration.cli import volume_transform
     from jaxfuse.volume.fuse import fuse_volumes
     from jaxfuse.volume.windows import DEFAULT_PET_WINDOW
 
     start = time.perf_counter()
-    pet = read_volume(pet_path, frame=args.frame) if args.frame is not None else pet_path
+    register = args.register != "none"  # registering needs both volumes here; otherwise fuse_volumes reads them
+    pet = read_volume(pet_path, frame=args.frame) if args.frame is not None or register else pet_path
+    mri = read_volume(mri_path) if register else mri_path
+    transform, registered = volume_transform(args, mri, pet, name=name)  # (None, "") unless --register/--transform-in
+    if registered:
+        print(registered)
     try:
         result = fuse_volumes(
-            mri_path,
+            mri,
             pet,
             method=args.method,
             pet_cmap=args.pet_cmap or "pet",
@@ -240,6 +247,7 @@ def _fuse_one(args, mri_path, pet_path, out_path, *, slices_dir, montage_path) -
             axis=args.axis,
             batch_slices=args.batch_size,
             progress=_progress(args, "slices"),
+            transform=transform,
             **_options(args),
         )
     except ValueError as error:
@@ -286,9 +294,13 @@ def _run_folders(args: argparse.Namespace) -> int:
     if args.mri_dir is None or args.pet_dir is None or args.out_dir is None:
         raise _cli_error("folder mode needs --mri-dir, --pet-dir and --out-dir", usage=True)
     _options(args)
-    pairs, failures = pair_volume_folders(args.mri_dir, args.pet_dir)
-    if not pairs and not failures:
-        raise _cli_error(f"{args.mri_dir}: no volumes to fuse")
+    from jaxfuse.cli import job_share, take_job_share
+
+    share = job_share(args)  # joins a jax.distributed job: before the first JAX call
+    pairs, failures, prefix = take_job_share(
+        args, share, lambda: pair_volume_folders(args.mri_dir, args.pet_dir), name=lambda pair: pair[0],
+        empty=f"{args.mri_dir}: no volumes to fuse",
+    )  # fmt: skip
     refuse_overwriting_inputs(args.out_dir, (args.mri_dir, args.pet_dir), what="output folder")
     args.out_dir.mkdir(parents=True, exist_ok=True)
     clean_stale_temporaries(args.out_dir)
@@ -303,11 +315,11 @@ def _run_folders(args: argparse.Namespace) -> int:
         slices_dir = args.slices_dir / name if args.slices_dir is not None else None
         montage_path = args.montage / f"{name}.png" if args.montage is not None else None
         try:
-            print(_fuse_one(args, mri_path, pet_path, out, slices_dir=slices_dir, montage_path=montage_path))
+            print(_fuse_one(args, mri_path, pet_path, out, slices_dir=slices_dir, montage_path=montage_path, name=name))
             fused += 1
         except ImageError as error:  # this pair's input: reported, the others go on
             failures.append((name, str(error)))
-    print(f"fused {fused} volume pairs, skipped {skipped}, failed {len(failures)}")
+    print(f"{prefix}fused {fused} volume pairs, skipped {skipped}, failed {len(failures)}")
     for name, reason in failures:
         print(f"jaxfuse: failed {name}: {reason}", file=sys.stderr)
     return 1 if failures else 0
@@ -333,6 +345,9 @@ def _run_scalar_pair(args: argparse.Namespace) -> int:
     mri, pet = read_pair(args.mri, args.pet, resize=resize, max_pixels=args.max_pixels)
     if pet.ndim == 3:
         raise ImageError(args.pet, "--pet-cmap colours a scalar (gray) functional image; this one is RGB")
+    from jaxfuse.registration.cli import align_image_pair
+
+    pet = align_image_pair(args, mri, pet, stored_units=True)  # unchanged unless --register/--transform-in
     coloured = colour_scalar_image(pet, cmap=args.pet_cmap, window_spec=args.pet_window)
     if args.mri_window is not None:  # else the MRI keeps the 2-D contract (uint8 / 255, ...)
         low, high = resolve_window(mri, args.mri_window)

@@ -8,10 +8,11 @@ The path of :func:`fuse_volumes`, one step each:
    (:func:`jaxfuse.volume.slicing.to_canonical`, flips and axis swaps only: a view, no copy);
 3. the MRI's voxels are laid out as the stack of slices of SPEC section 7 (radiological layout,
    :func:`jaxfuse.volume.slicing.volume_to_slices`), and the PET is resampled straight onto that
-   stack's grid: trilinear, world -> PET voxel through ``inv(A_pet) @ A_mri`` (composed with the
+   stack's grid: trilinear, world -> PET voxel through ``inv(A_pet) @ A_mri``, or
+   ``inv(A_pet) @ T @ A_mri`` with a registration's ``transform`` ``T`` (composed with the
    stack's index map, :func:`jaxfuse.volume.batches.slice_layout`), zero outside the PET's field
-   of view (:func:`jaxfuse.volume.resample.resample`, which works in bounded chunks);
-   :func:`jaxfuse.volume.resample.field_of_view` marks the voxels inside that field of view;
+   of view, with the voxels inside that field of view marked by the same compiled program
+   (:func:`jaxfuse.volume.resample.resample_with_field_of_view`, which works in bounded chunks);
 4. windows, once per volume (:mod:`jaxfuse.volume.windows`): the MRI min-max (or ``mri_window``),
    the PET ``p0,p99.5`` of the voxels inside its field of view (or ``pet_window``);
 5. chunks of ``batch_slices`` slices (contiguous blocks of the stacks) are windowed and coloured
@@ -19,7 +20,16 @@ The path of :func:`fuse_volumes`, one step each:
    calls the same size, see :func:`jaxfuse.volume.batches.chunk_starts`) and brought back to the
    canonical layout, all on the device;
 6. each fused chunk is written into the canonical view of an array in the MRI's own voxel order, so
-   the result has the MRI's voxel order and affine exactly, with no copy back.
+   the result has the MRI's voxel order and affine exactly, with no copy back. That array's memory
+   is laid out as a NIfTI file stores RGB24 voxels (:func:`jaxfuse.io.volumes.rgb24_layout`), so
+   :meth:`FusedVolume.save` writes it without a copy; the device hands each chunk over already in
+   that memory order, so the host copy is a block copy.
+
+Compilation: the method's fuser is built and its kernel compiled on a worker thread as soon as the
+MRI's slice size is known, while the PET is read and resampled on the calling thread (XLA compiles
+without holding the GIL, so the two compilations overlap); the fuser is kept for later volumes with
+the same slice size and options. Nothing here changes JAX's configuration; JAX's own persistent
+compilation cache (``JAX_COMPILATION_CACHE_DIR``) works as usual if the user switches it on.
 
 Memory: the MRI and the resampled PET as float32 on the device, the output as uint8 RGB on the
 host, and one chunk of slices at a time through the kernel.
@@ -27,9 +37,11 @@ host, and one chunk of slices at a time through the kernel.
 
 from __future__ import annotations
 
+import concurrent.futures
 import dataclasses
 import functools
 import os
+import threading
 import time
 from collections.abc import Callable
 
@@ -39,10 +51,10 @@ import numpy as np
 
 from jaxfuse.io._volume import Volume, check_affine, finite_float32
 from jaxfuse.io.images import ImageError
-from jaxfuse.methods import METHODS
+from jaxfuse.methods import METHODS, batch_fuser
 from jaxfuse.volume.batches import Fuser, chunk_inputs, chunk_starts, slice_fuser, slice_layout
 from jaxfuse.volume.colormap import COLORMAPS
-from jaxfuse.volume.resample import field_of_view, grid_to_grid, resample
+from jaxfuse.volume.resample import grid_to_grid, resample_with_field_of_view
 from jaxfuse.volume.slicing import AXES, slices_to_volume, to_canonical, volume_to_slices
 from jaxfuse.volume.windows import DEFAULT_PET_WINDOW, WindowSpec, parse_window, resolve_window
 
@@ -52,9 +64,65 @@ __all__ = ["DEFAULT_BATCH_SLICES", "FusedVolume", "as_volume", "fuse_volumes"]
 DEFAULT_BATCH_SLICES = 64
 
 
-@functools.partial(jax.jit, static_argnames=("axis",))
-def _canonical_slab(fused, *, axis: str):
-    return slices_to_volume(fused, axis=axis)
+@functools.partial(jax.jit, static_argnames=("axis", "order", "flips"))
+def _slab_in_memory_order(fused, *, axis: str, order: tuple[int, ...], flips: tuple[bool, ...]):
+    """Fused slices ``[n, H, W, 3]`` -> their canonical block, axes ``order``-ed and ``flips``-ed
+    so that it lies as the output's memory does (the host copy is then a plain block copy)."""
+    slab = slices_to_volume(fused, axis=axis).transpose(order)
+    return slab[tuple(slice(None, None, -1) if flip else slice(None) for flip in flips)]
+
+
+def _memory_order(view: np.ndarray) -> tuple[tuple[int, ...], tuple[bool, ...]]:
+    """Axes (outermost first) and flips that make ``view`` run forwards through its memory:
+    ``view.transpose(order)[flips]`` has positive strides, largest first."""
+    order = tuple(sorted(range(view.ndim), key=lambda a: -abs(view.strides[a])))
+    return order, tuple(view.strides[a] < 0 for a in order)
+
+
+def _flip(array, flips: tuple[bool, ...]):
+    return array[tuple(slice(None, None, -1) if flip else slice(None) for flip in flips)]
+
+
+# A method's fuser is built and compiled on a worker thread while the PET is read and resampled
+# (XLA compiles without holding the GIL, so the kernel's compilation overlaps the resampling's), and
+# kept for the next volume of the same slice size: building it traces the kernel once more.
+_FUSERS: dict = {}
+_FUSERS_LOCK = threading.Lock()
+
+
+def _fuser_key(method: str, options: dict, *, size: int, height: int, width: int, gray: bool) -> tuple | None:
+    """The cache key of a method's fuser, or None where an option is not a plain value (not cached)."""
+    if not all(isinstance(v, bool | int | float | str) for v in options.values()):
+        return None
+    return (method, tuple(sorted(options.items())), size, height, width, gray, jax.default_backend())
+
+
+def _prepared_fuser(
+    method: str, options: dict, *, key: tuple | None, size: int, height: int, width: int, gray: bool
+) -> Fuser:
+    fuser = slice_fuser(method, height=height, width=width, **options)
+    mri = np.zeros((size, height, width), np.float32)
+    pet = np.zeros((size, height, width) + (() if gray else (3,)), np.uint8)
+    jax.block_until_ready(fuser(mri, pet))  # compiles the program every chunk runs
+    if key is not None:
+        with _FUSERS_LOCK:
+            _FUSERS[key] = fuser
+    return fuser
+
+
+def _in_background(function, /, *args, **kwargs) -> concurrent.futures.Future:
+    """``function(*args, **kwargs)`` on a new thread; its result or error through the future."""
+    future: concurrent.futures.Future = concurrent.futures.Future()
+
+    def run() -> None:
+        if future.set_running_or_notify_cancel():
+            try:
+                future.set_result(function(*args, **kwargs))
+            except BaseException as error:  # noqa: BLE001 - handed to the caller by result()
+                future.set_exception(error)
+
+    threading.Thread(target=run, name="jaxfuse-kernel").start()
+    return future
 
 
 def as_volume(image, *, role: str = "image") -> Volume:
@@ -127,9 +195,10 @@ class FusedVolume:
         """The result as a ``nibabel.Nifti1Image`` with NIfTI ``RGB24`` voxels and the MRI's affine."""
         import nibabel as nib
 
-        from jaxfuse.io.volumes import RGB_DTYPE
+        from jaxfuse.io.volumes import RGB_DTYPE, rgb24_memory
 
-        voxels = np.ascontiguousarray(self.rgb).view("V3")[..., 0].view(RGB_DTYPE)
+        # [X, Y, Z] RGB24 over the file-ordered memory: no copy for fuse_volumes' own output
+        voxels = rgb24_memory(self.rgb).view("V3")[..., 0].view(RGB_DTYPE).transpose(2, 1, 0)
         image = nib.Nifti1Image(voxels, self.affine)
         image.header.set_data_dtype(RGB_DTYPE)
         image.header.set_xyzt_units("mm")
@@ -158,20 +227,41 @@ class FusedVolume:
         return (index @ np.asarray(canonical_affine).T)[:, dim]
 
 
-def _world_box(volume: Volume) -> np.ndarray:
-    """``[2, 3]``: min and max world coordinate (mm) of the volume's voxel centres."""
+def _world_box(volume: Volume, to_world: np.ndarray | None = None) -> np.ndarray:
+    """``[2, 3]``: min and max world coordinate (mm) of the volume's voxel centres (seen through
+    ``to_world @ affine`` when ``to_world`` is given)."""
     corners = np.array([[i, j, k, 1.0] for i in (0, volume.shape[0] - 1) for j in (0, volume.shape[1] - 1) for k in (0, volume.shape[2] - 1)])
-    world = corners @ volume.affine.T
+    affine = volume.affine if to_world is None else to_world @ volume.affine
+    world = corners @ affine.T
     return np.stack([world[:, :3].min(0), world[:, :3].max(0)])
 
 
-def _no_overlap(mri: Volume, pet: Volume) -> ImageError:
+def _no_overlap(mri: Volume, pet: Volume, transform: np.ndarray | None = None) -> ImageError:
     fmt = lambda box: " x ".join(f"[{lo:.1f}, {hi:.1f}]" for lo, hi in box.T)  # noqa: E731
+    if transform is None:
+        mri_box, hint = _world_box(mri), "are both in the same world space?"
+    else:
+        mri_box, hint = _world_box(mri, transform), "is the transform right?"
     return ImageError(
         pet.path,
-        f"no overlap with the MRI's field of view ({mri.path}): PET voxels span {fmt(_world_box(pet))} mm, "
-        f"MRI voxels span {fmt(_world_box(mri))} mm (RAS); are both in the same world space?",
+        f"no overlap with the MRI's field of view ({mri.path}{' through the transform' if transform is not None else ''}): "
+        f"PET voxels span {fmt(_world_box(pet))} mm, MRI voxels span {fmt(mri_box)} mm (RAS); {hint}",
     )
+
+
+def _check_transform(transform) -> np.ndarray | None:
+    """``transform`` as float64 ``[4, 4]`` with an exact last row (None stays None)."""
+    if transform is None:
+        return None
+    matrix = np.asarray(transform, np.float64)
+    if matrix.shape != (4, 4) or not np.all(np.isfinite(matrix)):
+        raise ValueError(f"transform must be a finite [4, 4] matrix, got shape {matrix.shape}")
+    if not np.allclose(matrix[3], [0.0, 0.0, 0.0, 1.0], atol=1e-6):
+        raise ValueError(f"transform's last row must be [0, 0, 0, 1], got {matrix[3].tolist()}")
+    if abs(np.linalg.det(matrix[:3, :3])) < 1e-6:
+        raise ValueError("transform is singular")
+    matrix[3] = [0.0, 0.0, 0.0, 1.0]
+    return matrix
 
 
 def _index_along(dim: int, start: int, stop: int) -> tuple[slice, ...]:
@@ -190,6 +280,7 @@ def fuse_volumes(
     batch_slices: int = DEFAULT_BATCH_SLICES,
     fuser: Fuser | None = None,
     progress: Callable[[int, int], None] | None = None,
+    transform=None,
     **options,
 ) -> FusedVolume:
     """Fuses a scalar PET/SPECT volume with an MRI volume, slice by slice, as SPEC section 7 fixes.
@@ -211,6 +302,10 @@ def fuse_volumes(
         fuser: instead of ``method``, a ``(mri float32 [N, H, W] in [0, 1], pet uint8 [N, H, W, 3]
             (or [N, H, W] for gray)) -> uint8 [N, H, W, 3]`` function.
         progress: called as ``progress(slices_done, slices_total)`` after each chunk.
+        transform: ``[4, 4]`` map from MRI world (RAS mm) to PET world (RAS mm), e.g. from
+            :func:`jaxfuse.registration.register_rigid`: the MRI voxel at world point ``x`` is
+            given the PET's value at ``transform @ x``. Default None: the identity (the PET is
+            already registered in world space).
         **options: the vgg19 method's options (``a``, ``b``, ``normalisation``, ``reduction``,
             ``colour_space``).
 
@@ -220,8 +315,8 @@ def fuse_volumes(
     Raises:
         ImageError: an unreadable or unusable input (naming its file), or no overlap between the
             PET's and the MRI's fields of view.
-        ValueError: an unknown method, palette or axis, a bad window, or options for a method
-            that takes none.
+        ValueError: an unknown method, palette or axis, a bad window, a transform that is not a
+            finite invertible ``[4, 4]`` affine, or options for a method that takes none.
 
     Example:
         >>> result = fuse_volumes("t1.nii.gz", "fdg.nii.gz", pet_window="p1,p99")  # doctest: +SKIP
@@ -237,10 +332,27 @@ def fuse_volumes(
         raise ValueError(f"batch_slices must be >= 1, got {batch_slices}")
     pet_spec = parse_window(pet_window, what="pet_window")
     mri_spec = parse_window(mri_window, what="mri_window")
-    mri, pet = as_volume(mri, role="MRI"), as_volume(pet, role="PET")
+    transform = _check_transform(transform)
+    if fuser is not None and options:
+        raise ValueError(f"options {', '.join(sorted(options))} apply to a method, not to a custom fuser")
+    mri = as_volume(mri, role="MRI")
+    canonical_mri, canonical_affine = to_canonical(mri.data, mri.affine)[:2]
+    slice_view, canonical_shape = volume_to_slices(canonical_mri, axis=axis), canonical_mri.shape  # a view
+    total, height, width = slice_view.shape
+    size, dim, done = min(batch_slices, total), AXES[axis], 0
+    prepared, name = None, "custom"
+    if fuser is None:
+        batch_fuser(method, output_dtype=jnp.uint8, **options)  # option errors now, not after the reading
+        shapes = {"size": size, "height": height, "width": width, "gray": pet_cmap == "gray"}
+        key, name = _fuser_key(method, options, **shapes), method
+        with _FUSERS_LOCK:
+            fuser = _FUSERS.get(key) if key is not None else None
+        if fuser is None:  # built and compiled on a worker while the PET is read and resampled
+            prepared = _in_background(_prepared_fuser, method, options, key=key, **shapes)
+    pet = as_volume(pet, role="PET")
     timings: dict[str, float] = dict.fromkeys(("resample", "window", "colour", "fuse", "assemble"), 0.0)
-    no_overlap = _no_overlap(mri, pet)
-    box_mri, box_pet = _world_box(mri), _world_box(pet)
+    no_overlap = _no_overlap(mri, pet, transform)
+    box_mri, box_pet = _world_box(mri, transform), _world_box(pet)
     if np.any(box_mri[0] > box_pet[1] + 1e-3) or np.any(box_pet[0] > box_mri[1] + 1e-3):
         raise no_overlap
     clock = time.perf_counter()
@@ -248,23 +360,15 @@ def fuse_volumes(
     timings["window"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
-    canonical_mri, canonical_affine = to_canonical(mri.data, mri_affine)[:2]
-    slice_view, canonical_shape = volume_to_slices(canonical_mri, axis=axis), canonical_mri.shape  # a view
-    total, height, width = slice_view.shape
-    if fuser is None:
-        fuser, name = slice_fuser(method, height=height, width=width, **options), method
-    elif options:
-        raise ValueError(f"options {', '.join(sorted(options))} apply to a method, not to a custom fuser")
-    else:
-        name = "custom"
     # The slice stack is the working grid, so each chunk of slices is one contiguous block. Only
     # the device copy of the MRI is kept from here on (the host arrays go if nobody else holds them).
-    mri_slices = jnp.asarray(np.ascontiguousarray(slice_view))
+    mri_slices = jax.device_put(np.ascontiguousarray(slice_view))
     del mri, canonical_mri, slice_view
 
-    voxel_map = grid_to_grid(pet.affine, canonical_affine) @ slice_layout(canonical_shape, axis=axis)
-    pet_slices = resample(pet.data, voxel_map, out_shape=mri_slices.shape)
-    inside = np.asarray(field_of_view(pet.shape, voxel_map, out_shape=mri_slices.shape))
+    mri_to_pet_world = canonical_affine if transform is None else transform @ canonical_affine
+    voxel_map = grid_to_grid(pet.affine, mri_to_pet_world) @ slice_layout(canonical_shape, axis=axis)
+    pet_slices, inside = resample_with_field_of_view(pet.data, voxel_map, out_shape=mri_slices.shape)
+    inside = np.asarray(inside)
     timings["resample"] = time.perf_counter() - clock
     if not inside.any():
         raise no_overlap
@@ -275,11 +379,16 @@ def fuse_volumes(
     del inside, pet
     timings["window"] += time.perf_counter() - clock
 
-    out = np.zeros(mri_shape + (3,), np.uint8)
-    canonical_out = to_canonical(out, mri_affine)[0]  # a view: writing it fills `out` in the MRI's order
-    if not np.shares_memory(canonical_out, out):
+    from jaxfuse.io.volumes import rgb24_layout  # here: nibabel and pydicom load on first use
+
+    # The output is laid out as the NIfTI file stores it (jaxfuse.io.volumes.rgb24_layout), so
+    # writing it needs no copy; `canonical_out` is a view of it in the canonical orientation.
+    memory, out = rgb24_layout(mri_shape)
+    canonical_out = to_canonical(out, mri_affine)[0]
+    if not np.shares_memory(canonical_out, memory):
         raise RuntimeError("to_canonical copied the output array; expected a view")
-    size, dim, done = min(batch_slices, total), AXES[axis], 0
+    order, flips = _memory_order(canonical_out)
+    kept_axis = order.index(dim)
     for start in chunk_starts(total, size):
         clock = time.perf_counter()
         mri_unit, pet_image = jax.block_until_ready(
@@ -287,11 +396,14 @@ def fuse_volumes(
         )
         timings["colour"] += time.perf_counter() - clock
         clock = time.perf_counter()
+        if prepared is not None:  # waiting for the kernel's compilation counts as fusing
+            fuser, prepared = prepared.result(), None  # (raises the worker's errors)
         fused = jax.block_until_ready(fuser(mri_unit, pet_image))
         timings["fuse"] += time.perf_counter() - clock
         clock = time.perf_counter()
-        slab = np.asarray(_canonical_slab(fused, axis=axis))  # [size, H, W, 3] -> canonical, on the device
-        canonical_out[_index_along(dim, done, start + size)] = slab[_index_along(dim, done - start, size)]
+        slab = _flip(np.asarray(_slab_in_memory_order(fused, axis=axis, order=order, flips=flips)), flips)
+        kept = _flip(slab[_index_along(kept_axis, done - start, size)], flips)
+        _flip(canonical_out[_index_along(dim, done, start + size)].transpose(order), flips)[...] = kept
         done = start + size
         timings["assemble"] += time.perf_counter() - clock
         if progress is not None:

@@ -45,7 +45,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.typing import ArrayLike
 
-__all__ = ["CHUNK_VOXELS", "resample", "field_of_view", "grid_to_grid", "resample_to"]
+__all__ = ["CHUNK_VOXELS", "resample", "field_of_view", "resample_with_field_of_view", "grid_to_grid", "resample_to"]
 
 #: About this many output voxels are computed at once; bigger outputs go in chunks of slices.
 CHUNK_VOXELS = 1 << 20
@@ -69,34 +69,43 @@ def _check_shape(shape: Sequence[int], d: int | None, name: str) -> tuple[int, .
     return shape
 
 
-def _check_map(voxel_map: ArrayLike, source_shape: tuple[int, ...], dtype) -> jax.Array:
+def _check_map(voxel_map: ArrayLike, source_shape: tuple[int, ...], dtype):
+    """The map in ``dtype``: a NumPy array where it is concrete (checked here; converting it on the
+    host keeps ``jnp.asarray`` from compiling a program for it), the tracer itself under a transform."""
     d = len(source_shape)
-    voxel_map = jnp.asarray(voxel_map)
+    if not isinstance(voxel_map, jax.core.Tracer):
+        voxel_map = np.asarray(voxel_map)
     if voxel_map.shape != (d + 1, d + 1):
         raise ValueError(
             f"voxel_map must be a [{d + 1}, {d + 1}] homogeneous matrix for a {d}-D array of shape "
             f"{source_shape}, got shape {voxel_map.shape}"
         )
-    if not isinstance(voxel_map, jax.core.Tracer):
-        m = np.asarray(voxel_map, dtype=np.float64)
-        if not np.all(np.isfinite(m)):
-            raise ValueError(f"voxel_map must be finite, got\n{m}")
-        if not np.array_equal(m[d], np.eye(d + 1)[d]):
-            raise ValueError(f"voxel_map's last row must be {np.eye(d + 1)[d].tolist()}, got {m[d].tolist()}")
-    return voxel_map.astype(dtype)
+    if isinstance(voxel_map, jax.core.Tracer):
+        return voxel_map.astype(dtype)
+    m = np.asarray(voxel_map, dtype=np.float64)
+    if not np.all(np.isfinite(m)):
+        raise ValueError(f"voxel_map must be finite, got\n{m}")
+    if not np.array_equal(m[d], np.eye(d + 1)[d]):
+        raise ValueError(f"voxel_map's last row must be {np.eye(d + 1)[d].tolist()}, got {m[d].tolist()}")
+    return m.astype(dtype)
 
 
-def _check_array(array: ArrayLike) -> jax.Array:
-    array = jnp.asarray(array)
+def _check_array(array: ArrayLike):
+    """The array as float32 (float64 under x64 for float64 input): a JAX array stays one, anything
+    else is converted with NumPy (``jnp.asarray`` would compile a program per shape)."""
+    if not isinstance(array, jax.Array):
+        array = np.asarray(array)
     if array.ndim not in (2, 3):
         raise ValueError(f"array must be 2-D or 3-D (spatial axes only, no channel axis), got shape {array.shape}")
     if jnp.issubdtype(array.dtype, jnp.complexfloating):
         raise ValueError(f"array must be real, got dtype {array.dtype}")
     if array.size >= 2**31:
         raise ValueError(f"array of shape {array.shape} has more than 2**31 - 1 voxels")
-    if jnp.issubdtype(array.dtype, jnp.floating):
-        return array.astype(jnp.result_type(array.dtype, jnp.float32))
-    return array.astype(jnp.float32)
+    floating = jnp.issubdtype(array.dtype, jnp.floating)
+    dtype = jax.dtypes.canonicalize_dtype(np.result_type(array.dtype, np.float32)) if floating else np.float32
+    if isinstance(array, jax.Array):
+        return array.astype(dtype)
+    return array.astype(dtype, copy=False)
 
 
 def _inside(coords: list[jax.Array], shape: tuple[int, ...]) -> jax.Array:
@@ -139,17 +148,19 @@ def _slice_coords(voxel_map: jax.Array, first: jax.Array, rest: tuple[int, ...])
     return coords
 
 
-@functools.partial(jax.jit, static_argnames=("out_shape", "fov_only", "chunk_voxels"))
-def _resample(
-    array: jax.Array, voxel_map: jax.Array, out_shape: tuple[int, ...], fov_only: bool, chunk_voxels: int
-) -> jax.Array:
+@functools.partial(jax.jit, static_argnames=("out_shape", "mode", "chunk_voxels"))
+def _resample(array: jax.Array, voxel_map: jax.Array, out_shape: tuple[int, ...], mode: str, chunk_voxels: int):
+    """``mode``: ``"values"`` (the samples), ``"inside"`` (the field of view) or ``"both"`` (a pair)."""
     shape = array.shape
     flat = array.reshape(-1)
     rest = out_shape[1:]
 
     def one_slice(first):
         coords = _slice_coords(voxel_map, first, rest)
-        return _inside(coords, shape) if fov_only else _interpolate(flat, shape, coords)
+        if mode == "inside":
+            return _inside(coords, shape)
+        values = _interpolate(flat, shape, coords)
+        return (values, _inside(coords, shape)) if mode == "both" else values
 
     firsts = jnp.arange(out_shape[0], dtype=jnp.int32)
     per_slice = math.prod(rest)
@@ -197,7 +208,7 @@ def resample(
     if isinstance(chunk_voxels, bool) or not isinstance(chunk_voxels, int) or chunk_voxels < 1:
         raise ValueError(f"chunk_voxels must be a positive int, got {chunk_voxels!r}")
     out_shape = _check_shape(out_shape, array.ndim, "out_shape")
-    return _resample(array, voxel_map, out_shape, False, chunk_voxels)
+    return _resample(array, voxel_map, out_shape, "values", chunk_voxels)
 
 
 def field_of_view(source_shape: Sequence[int], voxel_map: ArrayLike, *, out_shape: Sequence[int]) -> jax.Array:
@@ -218,7 +229,32 @@ def field_of_view(source_shape: Sequence[int], voxel_map: ArrayLike, *, out_shap
     source_shape = _check_shape(source_shape, None, "source_shape")
     voxel_map = _check_map(voxel_map, source_shape, jnp.float32)
     out_shape = _check_shape(out_shape, len(source_shape), "out_shape")
-    return _resample(jnp.zeros(source_shape, jnp.float32), voxel_map, out_shape, True, CHUNK_VOXELS)
+    # only the shape of the source matters here
+    return _resample(np.zeros(source_shape, np.float32), voxel_map, out_shape, "inside", CHUNK_VOXELS)
+
+
+def resample_with_field_of_view(
+    array: ArrayLike, voxel_map: ArrayLike, *, out_shape: Sequence[int], chunk_voxels: int = CHUNK_VOXELS
+) -> tuple[jax.Array, jax.Array]:
+    """:func:`resample` and :func:`field_of_view` of the same map, computed by one compiled program.
+
+    Args and units as :func:`resample`.
+
+    Returns:
+        ``(values, inside)``: ``[*out_shape]`` float32 samples (0 outside) and ``[*out_shape]`` bool
+        field of view, each equal to what the two functions return.
+
+    Example:
+        >>> values, inside = resample_with_field_of_view(np.ones((4, 4)), np.eye(3), out_shape=(5, 5))
+        >>> float(values.sum()), int(inside.sum())
+        (16.0, 16)
+    """
+    array = _check_array(array)
+    voxel_map = _check_map(voxel_map, array.shape, array.dtype)
+    if isinstance(chunk_voxels, bool) or not isinstance(chunk_voxels, int) or chunk_voxels < 1:
+        raise ValueError(f"chunk_voxels must be a positive int, got {chunk_voxels!r}")
+    out_shape = _check_shape(out_shape, array.ndim, "out_shape")
+    return _resample(array, voxel_map, out_shape, "both", chunk_voxels)
 
 
 def grid_to_grid(source_affine: ArrayLike, target_affine: ArrayLike) -> np.ndarray:

@@ -136,7 +136,8 @@ def resolve_window(values: ArrayLike, spec: WindowSpec | None, *, mask: ArrayLik
     if spec is not None and not spec.percentile:
         return float(spec.low), float(spec.high)
     values = np.asarray(values)
-    selected = values[np.asarray(mask, dtype=bool)] if mask is not None else values.reshape(-1)
+    # ravel in memory order: no copy for a Fortran-ordered volume (as the NIfTI reader returns)
+    selected = values[np.asarray(mask, dtype=bool)] if mask is not None else values.ravel(order="K")
     if selected.size == 0:
         raise ValueError("no values to take a window from (empty image or field of view)")
     if spec is None:

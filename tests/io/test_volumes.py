@@ -17,6 +17,7 @@ import nibabel as nib
 import numpy as np
 import pytest
 
+import jaxfuse.io.volumes
 from jaxfuse.io import images
 from jaxfuse.io.images import ImageError
 from jaxfuse.io.volumes import DEFAULT_MAX_VOXELS, RGB_DTYPE, Volume, read_nifti, read_volume, write_rgb_nifti
@@ -295,6 +296,53 @@ def test_rgb_round_trip(tmp_path, pet_sim, name):
     assert sorted(p.name for p in tmp_path.iterdir()) == [name]  # no temporary file left
 
 
+def _nibabel_rgb24_file(path, rgb, affine, *, description: bytes, xform_code: int, compress_level: int) -> None:
+    """The same RGB24 file written by nibabel itself (the oracle of the writer's bytes)."""
+    voxels = np.zeros(rgb.shape[:3], RGB_DTYPE)
+    for c, name in enumerate("RGB"):
+        voxels[name] = rgb[..., c]
+    image = nib.Nifti1Image(voxels, affine)
+    image.header.set_data_dtype(RGB_DTYPE)
+    image.header.set_xyzt_units("mm")
+    image.set_sform(affine, code=xform_code)
+    image.set_qform(affine, code=xform_code)
+    if not np.allclose(image.header.get_qform(), affine, rtol=0.0, atol=1e-4):
+        image.header["qform_code"] = 0
+    image.header["descrip"] = description
+    gz = path.suffix == ".gz"
+    with gzip.GzipFile(path, "wb", compresslevel=compress_level, mtime=0) if gz else open(path, "wb") as handle:
+        image.to_file_map({"image": nib.FileHolder(fileobj=handle)})
+
+
+@pytest.mark.parametrize("name", ["a.nii", "a.nii.gz"])
+@pytest.mark.parametrize("sheared", [False, True])
+@pytest.mark.parametrize("layout", ["c_order", "file_order", "strided"])
+def test_rgb_file_is_what_nibabel_writes(tmp_path, name, sheared, layout):
+    rng = np.random.default_rng(3)
+    rgb = (rng.integers(0, 4, (37, 29, 23, 3)) * 60).astype(np.uint8)
+    affine = np.array([[0.9, 0.3 if sheared else 0.0, 0, -10], [0, 1.1, 0, -20], [0, 0, -1.2, 5], [0, 0, 0, 1.0]])
+    given = rgb
+    if layout == "file_order":
+        memory, given = jaxfuse.io.volumes.rgb24_layout(rgb.shape[:3])
+        given[...] = rgb
+    elif layout == "strided":
+        given = np.zeros((74, 29, 23, 3), np.uint8)[::2]
+        given[...] = rgb
+    ours, theirs = tmp_path / name, tmp_path / f"nibabel_{name}"
+    write_rgb_nifti(ours, given, affine, description="fused: é", xform_code=2, compress_level=3)
+    _nibabel_rgb24_file(theirs, rgb, affine, description="fused: é".encode(), xform_code=2, compress_level=3)
+    read = (lambda p: gzip.decompress(p.read_bytes())) if name.endswith(".gz") else (lambda p: p.read_bytes())
+    assert read(ours) == read(theirs)
+
+
+def test_rgb_layout_is_the_file_order():
+    memory, rgb = jaxfuse.io.volumes.rgb24_layout((4, 3, 2))
+    assert memory.shape == (2, 3, 4, 3) and memory.flags.c_contiguous and rgb.shape == (4, 3, 2, 3)
+    rgb[...] = np.arange(rgb.size, dtype=np.uint8).reshape(rgb.shape)
+    assert np.shares_memory(jaxfuse.io.volumes.rgb24_memory(rgb), memory)
+    assert memory[1, 2, 3].tolist() == rgb[3, 2, 1].tolist()  # x fastest, then y, then z; R, G, B within
+
+
 def test_rgb_sheared_affine_keeps_sform_only(tmp_path):
     affine = np.array([[2.0, 0.5, 0, -10], [0, 2.0, 0, -20], [0, 0, 3.0, 5], [0, 0, 0, 1.0]])
     path = tmp_path / "shear.nii.gz"
@@ -318,11 +366,11 @@ def test_rgb_write_is_atomic(tmp_path, monkeypatch):
     write_rgb_nifti(path, rgb, np.eye(4))
     before = path.read_bytes()
 
-    def fail_half_way(self, file_map, *args, **kwargs):
-        file_map["image"].fileobj.write(b"partial bytes")
+    def fail_half_way(parts, **options):  # the disk fills after the first compressed bytes
+        yield b"partial bytes"
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(nib.Nifti1Image, "to_file_map", fail_half_way)
+    monkeypatch.setattr(jaxfuse.io.volumes, "gzip_chunks", fail_half_way)
     with pytest.raises(OSError, match="No space left"):
         write_rgb_nifti(path, np.zeros_like(rgb), np.eye(4))
     assert path.read_bytes() == before

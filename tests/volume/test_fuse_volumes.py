@@ -346,6 +346,33 @@ def test_bad_options_are_refused(pair):
             fuse_volumes(mri, pet, **kwargs)
 
 
+def test_a_bad_option_value_is_raised_from_the_kernel_worker(pair):
+    # the vgg19 kernel is built on a worker thread; its errors reach the caller as they are
+    with pytest.raises(ValueError, match="normalisation must be one of"):
+        fuse_volumes(pair["mri"], pair["pet"], batch_slices=BATCH, normalisation="bogus")
+
+
+def test_output_is_laid_out_as_the_nifti_file_stores_it(fused_plain):
+    from jaxfuse.io.volumes import rgb24_memory
+
+    rgb = fused_plain.rgb
+    memory = rgb24_memory(rgb)  # the file's voxel bytes: a view, so saving copies nothing
+    assert np.shares_memory(memory, rgb) and memory.flags.c_contiguous
+    np.testing.assert_array_equal(memory, np.ascontiguousarray(rgb.transpose(2, 1, 0, 3)))
+
+
+def test_kept_fusers_follow_the_options_and_sizes(pair, fused_plain):
+    # a second volume reuses the compiled fuser of its slice size and options, never another one
+    again = fuse_volumes(pair["mri"], pair["pet"], batch_slices=BATCH)
+    np.testing.assert_array_equal(again.rgb, fused_plain.rgb)
+    other = fuse_volumes(pair["mri"], pair["pet"], batch_slices=BATCH, a=0.6)
+    oracle = fuse_volumes(pair["mri"], pair["pet"], batch_slices=BATCH, fuser=batch_fuser("vgg19", a=0.6))
+    np.testing.assert_array_equal(other.rgb, oracle.rgb)
+    assert not np.array_equal(other.rgb, fused_plain.rgb)
+    smaller = fuse_volumes(pair["mri"], pair["pet"], batch_slices=BATCH - 2)
+    np.testing.assert_array_equal(smaller.rgb, fused_plain.rgb)
+
+
 def test_four_d_and_non_finite_inputs_name_the_input(pair):
     pet = nib.load(pair["pet"])
     four_d = nib.Nifti1Image(np.zeros(pet.shape + (2,), np.float32), pet.affine)
