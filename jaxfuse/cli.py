@@ -171,8 +171,8 @@ def build_parser() -> argparse.ArgumentParser:
     fuse = sub.add_parser(
         "fuse", help="fuse one pair, or every same-named pair of two folders", epilog=_LIMITS, formatter_class=formatter,
         description="Fuse one pair (MRI PET -o OUT.png) or two folders of same-named pairs "
-        "(--mri-dir --pet-dir --out-dir). Output: 8-bit RGB PNG, written atomically. With --register rigid "
-        "the PET is first registered to the MRI (rigid, mutual information): "
+        "(--mri-dir --pet-dir --out-dir). Output: 8-bit RGB PNG (folder mode: or --format npy|nifti), written "
+        "atomically. With --register rigid the PET is first registered to the MRI (rigid, mutual information): "
         "jaxfuse fuse MRI PET -o OUT --register rigid --transform-out T.txt.",
     )  # fmt: skip
     fuse.add_argument("mri", nargs="?", type=pathlib.Path, help="MRI (gray) image file")
@@ -181,18 +181,23 @@ def build_parser() -> argparse.ArgumentParser:
     folders = fuse.add_argument_group("folder mode")
     folders.add_argument("--mri-dir", type=pathlib.Path, help="folder of MRI images")
     folders.add_argument("--pet-dir", type=pathlib.Path, help="folder of functional images with the same file names")
-    folders.add_argument("--out-dir", type=pathlib.Path, help="folder for the fused PNGs (created if needed)")
+    folders.add_argument("--out-dir", type=pathlib.Path, help="folder for the fused images (created if needed)")
     folders.add_argument("--batch-size", type=_int_at_least(1), default=64, help="pairs per kernel call (default 64)")
     folders.add_argument(
         "--skip-existing", action="store_true",
         help="leave pairs whose output already exists (resumes a killed run: its complete outputs are kept)",
     )  # fmt: skip
     folders.add_argument("--workers", type=_int_at_least(1), default=4, help="threads decoding and encoding files (default 4)")
+    folders.add_argument(
+        "--format", choices=("png", "npy", "nifti"), default="png",
+        help="output files: png (default, 8-bit RGB), npy (uint8 [H, W, 3], no codec: fastest) or nifti "
+        "(uncompressed RGB24 .nii, the image as one axial slice, 1 mm pixels)",
+    )  # fmt: skip
     _progress_option(folders)
     add_split_options(fuse)
     fuse.add_argument(
         "--png-level", type=int, choices=range(10), default=1, metavar="0-9",
-        help="PNG compression level (default 1: about 2.5x faster to encode than 6, files about 7%% larger)",
+        help="PNG zlib level (default 1: zlib's RLE strategy, the fastest; 2-9 smaller files, slower)",
     )  # fmt: skip
     _add_method_options(fuse)
     from jaxfuse.registration.cli import add_registration_options  # --register: jaxfuse/registration/cli.py
@@ -447,7 +452,7 @@ def fuse_one_and_write(args: argparse.Namespace, fuse_batch, mri: np.ndarray, pe
 
 def _run_fuse_folders(args: argparse.Namespace) -> int:
     from jaxfuse.io.atomic import clean_stale_temporaries
-    from jaxfuse.pipeline import BatchReport, Progress, fuse_folder_pairs, pair_folders
+    from jaxfuse.pipeline import OUTPUT_FORMATS, BatchReport, Progress, fuse_folder_pairs, pair_folders
     from jaxfuse.registration.cli import image_batch_aligner
 
     if args.mri_dir is None or args.pet_dir is None or args.out_dir is None:
@@ -455,8 +460,9 @@ def _run_fuse_folders(args: argparse.Namespace) -> int:
     resize = _resize(args)
     share = job_share(args)  # joins a jax.distributed job: before the first JAX call
     fuse_batch = _batch_fuser(args)
+    suffix = OUTPUT_FORMATS[args.format]
     jobs, pairing_failures, prefix = take_job_share(
-        args, share, lambda: pair_folders(args.mri_dir, args.pet_dir, args.out_dir), name=lambda job: job.name,
+        args, share, lambda: pair_folders(args.mri_dir, args.pet_dir, args.out_dir, suffix=suffix), name=lambda job: job.name,
         empty=f"{args.mri_dir}: no image files to fuse",
     )  # fmt: skip
     args.out_dir.mkdir(parents=True, exist_ok=True)
@@ -468,7 +474,7 @@ def _run_fuse_folders(args: argparse.Namespace) -> int:
         fuse_folder_pairs(
             jobs, fuse_batch, batch_size=args.batch_size, resize=resize, skip_existing=args.skip_existing,
             workers=args.workers, progress=progress, report=report, png_level=args.png_level, max_pixels=args.max_pixels,
-            align=image_batch_aligner(args),
+            output_format=args.format, align=image_batch_aligner(args),
         )  # fmt: skip
     finally:
         progress.close()
@@ -543,6 +549,9 @@ def _dispatch(args: argparse.Namespace) -> int:
 
     if args.command == "demo":
         return _run_demo(args) if args.two_d else volume_cli.run_volume_demo(args)
+    folder_images = args.command == "fuse" and (args.mri_dir or args.pet_dir or args.out_dir)
+    if args.command == "fuse" and args.format != "png" and (volume_cli.handles(args) or not folder_images):
+        raise UsageError(f"--format {args.format} applies to folder mode of 2-D images only")
     splits = args.command == "fuse" and (args.part is not None or _distributed(args))
     if splits and not (args.mri_dir or args.pet_dir or args.out_dir):
         raise UsageError("--part and --distributed apply to folder mode (--mri-dir, --pet-dir, --out-dir)")

@@ -3,13 +3,18 @@
 The pipeline keeps memory bounded and the kernel busy: files are decoded by a thread pool one
 read-ahead batch ahead of the kernel, pairs are grouped by (shape, dtypes) into fixed-size kernel
 batches (:class:`jaxfuse._batching.ShapeBuckets`; a short last batch is padded by
-:func:`jaxfuse._batching.pad_batch`, so it does not recompile), results are encoded and written by
-the same pool (atomically: temporary file, then rename).
+:func:`jaxfuse._batching.pad_batch`, so it does not recompile), each full batch is handed to one
+kernel thread (the main thread goes on decoding while it runs: the first call's compilation
+overlaps the decoding of the next batches), and results are encoded and written by the pool
+(atomically: temporary file, then rename) as PNG, ``.npy`` or NIfTI (:data:`OUTPUT_FORMATS`).
+Pillow, NumPy and zlib release the GIL while they decode, filter and compress, so threads share
+the cores (``benchmarks/folder.py`` times threads against processes).
 
 Memory: a kernel batch holds at most ``batch_pixels`` pixels (height x width summed over its
 pairs; large images get smaller batches, at least one pair), a read-ahead batch at most as many
-(counted from the files' headers before decoding), and decoded pairs waiting for their batch at
-most as many again (beyond that the partial batches run early, padded).
+(counted from the files' headers before decoding), and decoded pairs waiting for their batch or in
+the kernel thread's queue at most as many again (beyond that the main thread waits for the kernel,
+then runs the partial batches early, padded).
 
 The failure rule, enforced here for every pair: any exception while reading, fusing or writing one
 pair is that pair's failure, recorded as ``(pair name, "<file>: <problem>")`` (unexpected
@@ -24,6 +29,7 @@ import collections
 import collections.abc
 import concurrent.futures
 import dataclasses
+import functools
 import os
 import pathlib
 import sys
@@ -33,7 +39,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 import numpy as np
 
 from jaxfuse._batching import ShapeBuckets, pad_batch, pair_key
-from jaxfuse.io.atomic import describe_os_error, refuse_overwriting_inputs, run_level_error
+from jaxfuse.io.atomic import atomic_write, describe_os_error, refuse_overwriting_inputs, run_level_error
 from jaxfuse.io.images import (
     IMAGE_SUFFIXES,
     MAX_IMAGE_PIXELS,
@@ -46,6 +52,9 @@ from jaxfuse.io.images import (
 
 __all__ = [
     "BATCH_PIXELS",
+    "OUTPUT_FORMATS",
+    "write_output",
+    "image_from_fused_nifti",
     "PairJob",
     "PairJobs",
     "BatchReport",
@@ -58,6 +67,78 @@ __all__ = [
 #: Pixel budget of one kernel batch (and of a read-ahead batch): 2**24 = 16,777,216 pixels, e.g.
 #: 256 pairs of 256x256, 64 of 512x512 or one of 4096x4096.
 BATCH_PIXELS = 2**24
+
+#: Output formats of folder mode and the suffix each writes: PNG (8-bit RGB), NumPy ``.npy``
+#: (uint8 ``[H, W, 3]``, no codec) and uncompressed NIfTI-1 ``RGB24`` (no codec; see
+#: :func:`write_output`).
+OUTPUT_FORMATS = {"png": ".png", "npy": ".npy", "nifti": ".nii"}
+
+
+def write_output(path: os.PathLike | str, image: np.ndarray, *, format: str = "png", png_level: int = 1) -> None:
+    """Writes one fused image atomically (temporary file, then rename) in one of :data:`OUTPUT_FORMATS`.
+
+    Args:
+        path: destination file.
+        image: uint8 ``[H, W, 3]``.
+        format: ``"png"`` (:func:`jaxfuse.io.images.write_png` at ``png_level``), ``"npy"`` (NumPy
+            format 1.0, C order, no pickle) or ``"nifti"`` (NIfTI-1 ``RGB24``, uncompressed: the image as
+            one axial slice in the radiological layout of :mod:`jaxfuse.volume.slicing`, voxel
+            ``[i, j, 0]`` = pixel ``[H - 1 - j, W - 1 - i]``, identity affine, 1 mm pixels, so a
+            viewer shows it as the PNG is shown; read back with :func:`image_from_fused_nifti`).
+        png_level: zlib level 0-9 of a PNG.
+    """
+    if format == "png":
+        write_png(path, image, compress_level=png_level)
+        return
+    image = np.asarray(image)
+    if image.dtype != np.uint8 or image.ndim != 3 or image.shape[-1] != 3:
+        raise ValueError(f"{path}: need uint8 [H, W, 3], got {image.dtype} {image.shape}")
+    if format == "npy":
+        atomic_write(path, lambda handle: np.save(handle, np.ascontiguousarray(image), allow_pickle=False))
+    elif format == "nifti":
+        from jaxfuse.io.volumes import rgb24_memory
+        from jaxfuse.volume.slicing import slices_to_volume
+
+        # the header of every image of this shape is the same: made once by the volume writer
+        prefix = _nifti_header(image.shape[:2])
+        voxels = rgb24_memory(slices_to_volume(image[None], axis="axial"))  # [1, Y, X, 3]: the file's order
+
+        def write(handle) -> None:
+            handle.write(prefix)
+            handle.write(voxels.data)
+
+        atomic_write(path, write)
+    else:
+        raise ValueError(f"format must be one of {', '.join(OUTPUT_FORMATS)}, got {format!r}")
+
+
+@functools.lru_cache(maxsize=8)
+def _nifti_header(shape: tuple[int, int]) -> bytes:
+    """The bytes before the voxels of :func:`jaxfuse.io.volumes.write_rgb_nifti`'s uncompressed file
+    of a 2-D fused image of ``shape`` (``(H, W)``): header and extension flag, as that writer makes them."""
+    import tempfile
+
+    from jaxfuse.io.volumes import write_rgb_nifti
+    from jaxfuse.volume.slicing import slices_to_volume
+
+    height, width = shape
+    volume = slices_to_volume(np.zeros((1, height, width, 3), np.uint8), axis="axial")
+    with tempfile.TemporaryDirectory(prefix="jaxfuse-nifti-") as folder:
+        path = pathlib.Path(folder) / "header.nii"
+        write_rgb_nifti(path, volume, np.eye(4), description="jaxfuse fused 2-D image", compress_level=0)
+        data = path.read_bytes()
+    return data[: len(data) - height * width * 3]
+
+
+def image_from_fused_nifti(image) -> np.ndarray:
+    """The uint8 ``[H, W, 3]`` image of a ``nibabel`` NIfTI written by :func:`write_output` (``"nifti"``)."""
+    from jaxfuse.volume.slicing import volume_to_slices
+
+    data = np.asarray(image.dataobj)
+    if data.ndim != 3 or data.shape[2] != 1 or data.dtype.names != ("R", "G", "B"):
+        raise ValueError(f"not a fused 2-D RGB24 NIfTI: {data.dtype} {data.shape}")
+    rgb = np.stack([data["R"], data["G"], data["B"]], axis=-1)
+    return np.ascontiguousarray(volume_to_slices(rgb, axis="axial")[0])
 
 
 @dataclasses.dataclass(frozen=True)
@@ -156,8 +237,11 @@ class PairJobs(collections.abc.Sequence):
     Memory per pair is one short string, so listing 10,000 or 1,000,000 pairs costs little.
     """
 
-    def __init__(self, names: list[str], mri_dir: pathlib.Path, pet_dir: pathlib.Path, out_dir: pathlib.Path | None):
+    def __init__(
+        self, names: list[str], mri_dir: pathlib.Path, pet_dir: pathlib.Path, out_dir: pathlib.Path | None, suffix: str = ".png"
+    ):
         self._names, self._mri_dir, self._pet_dir, self._out_dir = names, mri_dir, pet_dir, out_dir
+        self._suffix = suffix
 
     def __len__(self) -> int:
         return len(self._names)
@@ -166,18 +250,18 @@ class PairJobs(collections.abc.Sequence):
         if isinstance(index, slice):
             return [self[i] for i in range(*index.indices(len(self)))]
         name = self._names[index]
-        out = self._out_dir / (os.path.splitext(name)[0] + ".png") if self._out_dir is not None else None
+        out = self._out_dir / (os.path.splitext(name)[0] + self._suffix) if self._out_dir is not None else None
         return PairJob(name, self._mri_dir / name, self._pet_dir / name, out)
 
 
 def pair_folders(
-    mri_dir: os.PathLike | str, pet_dir: os.PathLike | str, out_dir: os.PathLike | str | None = None
+    mri_dir: os.PathLike | str, pet_dir: os.PathLike | str, out_dir: os.PathLike | str | None = None, *, suffix: str = ".png"
 ) -> tuple[PairJobs, list[tuple[str, str]]]:
     """Pairs files with the same name in the two folders.
 
     Returns:
         ``(jobs, failures)``: the pairs, sorted by name (a sequence of :class:`PairJob`, output
-        ``out_dir / <stem>.png``, or None without ``out_dir``) and a failure per file that has no
+        ``out_dir / <stem><suffix>``, or None without ``out_dir``) and a failure per file that has no
         partner (or whose output name another pair already takes).
 
     Raises:
@@ -198,12 +282,12 @@ def pair_folders(
     for name in sorted(mri_names & pet_names):
         stem = os.path.splitext(name)[0]
         if stem in stems:
-            failures.append((name, f"{mri_dir / name}: output {stem}.png also produced by {stems[stem]}"))
+            failures.append((name, f"{mri_dir / name}: output {stem}{suffix} also produced by {stems[stem]}"))
             continue
         stems[stem] = name
         names.append(name)
     del stems
-    return PairJobs(names, mri_dir, pet_dir, out_dir), failures
+    return PairJobs(names, mri_dir, pet_dir, out_dir, suffix), failures
 
 
 def pair_failure(error: BaseException, *, stage: str = "processing") -> str:
@@ -238,12 +322,16 @@ AlignFn = Callable[[list, np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray,
 class _FolderRun:
     """The state of one :func:`fuse_folder_pairs` call (see there)."""
 
-    def __init__(self, fuse_batch, pool, report, progress, *, batch_size, batch_pixels, png_level, align=None):
+    def __init__(self, fuse_batch, pool, report, progress, *, batch_size, batch_pixels, png_level, output_format, align=None):
         self.fuse_batch, self.pool, self.report, self.progress = fuse_batch, pool, report, progress
         self.align = align
         self.batch_size, self.batch_pixels, self.png_level = batch_size, batch_pixels, png_level
+        self.output_format = output_format
         self.buckets: dict[int, ShapeBuckets] = {}  # by kernel batch size (fewer pairs for large images)
-        self.held = 0  # pixels of the decoded pairs waiting in partial batches
+        self.held = 0  # pixels of the decoded pairs waiting in partial batches or for the kernel thread
+        # one thread calls the kernel, batch after batch in order, while this one goes on decoding
+        self.kernel = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="jaxfuse-kernel")
+        self.kernels: collections.deque = collections.deque()  # (items, future) in submission order
         self.writes: collections.deque = collections.deque()
 
     def fail(self, job: PairJob, error: BaseException, stage: str) -> None:
@@ -259,39 +347,59 @@ class _FolderRun:
         full = bucket.add(pair_key(mri, pet), (job, mri, pet))
         if full is not None:
             self.run(full, size)
-        if self.held > self.batch_pixels:  # many shapes at once: run the partial batches early
-            self.drain()
+        self.collect(limit=None)  # hands finished kernel batches to the writers
+        if self.held > self.batch_pixels:
+            self.collect(limit=0)  # the kernel thread's queue first
+            if self.held > self.batch_pixels:  # many shapes at once: run the partial batches early
+                self.drain()
 
     def drain(self) -> None:
         for size, bucket in self.buckets.items():
             for items in bucket.drain():
                 self.run(items, size)
+        self.collect(limit=0)
 
     def run(self, items: list, size: int) -> None:
+        """Queues one batch on the kernel thread (its pixels stay counted in ``held`` until it is done)."""
         count = len(items)
-        self.held -= sum(mri.shape[0] * mri.shape[1] for _, mri, _ in items)
-        mri, pet = pad_batch((np.stack([m for _, m, _ in items]), np.stack([p for _, _, p in items])), size)
-        failed: list[BaseException | None] = [None] * count
-        if self.align is not None:
+
+        def call():
+            mri, pet = pad_batch((np.stack([m for _, m, _ in items]), np.stack([p for _, _, p in items])), size)
+            failed: list[BaseException | None] = [None] * count
+            if self.align is not None:
+                try:
+                    mri, pet, failed = self.align([job for job, _, _ in items], mri, pet)
+                except Exception as error:  # noqa: BLE001 - the rule: it is these pairs' failure, the run goes on
+                    return "registering", error, failed
             try:
-                mri, pet, failed = self.align([job for job, _, _ in items], mri, pet)
+                return None, np.asarray(self.fuse_batch(mri, pet))[:count], failed
             except Exception as error:  # noqa: BLE001 - the rule: it is these pairs' failure, the run goes on
+                return "fusing", error, failed
+
+        self.kernels.append((items, self.kernel.submit(call)))
+
+    def collect(self, limit: int | None) -> None:
+        """Takes finished kernel batches, oldest first, and submits their writes; waits while more than
+        ``limit`` batches are queued (``None``: takes only those already done)."""
+        while self.kernels and ((limit is not None and len(self.kernels) > limit) or self.kernels[0][1].done()):
+            items, future = self.kernels.popleft()
+            self.held -= sum(mri.shape[0] * mri.shape[1] for _, mri, _ in items)
+            try:
+                stage, fused, failed = future.result()
+            except Exception as error:  # noqa: BLE001 - e.g. stacking the batch ran out of memory
+                stage, fused, failed = "fusing", error, None
+            if stage is not None:
                 for job, _, _ in items:
-                    self.fail(job, error, "registering")
-                return
-        try:
-            fused = np.asarray(self.fuse_batch(mri, pet))[:count]
-        except Exception as error:  # noqa: BLE001 - the rule: it is these pairs' failure, the run goes on
-            for job, _, _ in items:
-                self.fail(job, error, "fusing")
-            return
-        del mri, pet
-        for (job, _, _), image, error in zip(items, fused, failed):
-            if error is not None:  # e.g. its registration did not converge: nothing written for it
-                self.fail(job, error, "registering")
+                    self.fail(job, fused, stage)
                 continue
-            self.writes.append((job, self.pool.submit(write_png, job.out_path, image, compress_level=self.png_level)))
-        self.finish_writes(limit=self.batch_size)  # at most one batch of encodes in flight
+            for (job, _, _), image, error in zip(items, fused, failed):
+                if error is not None:  # e.g. its registration did not converge: nothing written for it
+                    self.fail(job, error, "registering")
+                    continue
+                write = functools.partial(write_output, format=self.output_format, png_level=self.png_level)
+                self.writes.append((job, self.pool.submit(write, job.out_path, image)))
+            del items, fused
+            self.finish_writes(limit=self.batch_size)  # at most one batch of encodes in flight
 
     def finish_writes(self, limit: int) -> None:
         while len(self.writes) > limit:
@@ -323,6 +431,7 @@ def fuse_folder_pairs(
     progress: Progress | None = None,
     report: BatchReport | None = None,
     png_level: int = 6,
+    output_format: str = "png",
     max_pixels: int = MAX_IMAGE_PIXELS,
     batch_pixels: int = BATCH_PIXELS,
     align: AlignFn | None = None,
@@ -340,6 +449,8 @@ def fuse_folder_pairs(
         progress: optional progress bar, advanced per finished pair.
         report: a report to add to (e.g. one holding pairing failures).
         png_level: zlib level of the written PNGs (0-9).
+        output_format: a key of :data:`OUTPUT_FORMATS` (see :func:`write_output`); the jobs' output
+            paths should carry its suffix (``pair_folders(..., suffix=OUTPUT_FORMATS[format])``).
         max_pixels: pixel budget of each input file, checked from its header.
         batch_pixels: pixel budget of one kernel batch (see the module docstring).
         align: optional ``(jobs, mri [N, ...], pet [N, ...]) -> (mri, pet, errors)`` run on each
@@ -358,6 +469,10 @@ def fuse_folder_pairs(
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     if workers < 1:
         raise ValueError(f"workers must be >= 1, got {workers}")
+    if output_format not in OUTPUT_FORMATS:
+        raise ValueError(f"output_format must be one of {', '.join(OUTPUT_FORMATS)}, got {output_format!r}")
+    if not 0 <= png_level <= 9:
+        raise ValueError(f"png_level must be 0..9, got {png_level}")
     check_resize(resize, max_pixels=max_pixels)
     report = report if report is not None else BatchReport()
     start = time.perf_counter()
@@ -391,7 +506,7 @@ def fuse_folder_pairs(
     pool = concurrent.futures.ThreadPoolExecutor(max_workers=workers)
     run = _FolderRun(
         fuse_batch, pool, report, progress, batch_size=batch_size, batch_pixels=batch_pixels, png_level=png_level,
-        align=align,
+        output_format=output_format, align=align,
     )  # fmt: skip
     try:
         made_folders: set[pathlib.Path] = set()
@@ -410,8 +525,10 @@ def fuse_folder_pairs(
         run.drain()
         run.finish_writes(limit=0)
     except BaseException:
+        run.kernel.shutdown(wait=True, cancel_futures=True)
         pool.shutdown(wait=True, cancel_futures=True)
         raise
+    run.kernel.shutdown(wait=True)
     pool.shutdown(wait=True)
     report.seconds += time.perf_counter() - start
     return report

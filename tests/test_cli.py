@@ -218,6 +218,43 @@ def test_folder_mode_corrupt_pair_in_the_middle_of_a_batch(pairs, reference, cap
         np.testing.assert_array_equal(read_png(out_dir / name), reference[name], err_msg=name)
 
 
+@pytest.mark.parametrize("form, suffix", [("npy", ".npy"), ("nifti", ".nii")])
+def test_folder_mode_formats_without_a_codec_hold_the_same_pixels(pairs, reference, capsys, form, suffix):
+    import nibabel
+
+    from jaxfuse.pipeline import image_from_fused_nifti
+
+    mri_dir, pet_dir, out_dir = pairs
+    truncated_png(mri_dir / NAMES[1], mri_dir / NAMES[1])  # a bad pair: still that pair's failure
+    code, out, err = fuse_folders(capsys, mri_dir, pet_dir, out_dir, "--format", form)
+    assert code == 1 and out.splitlines()[0].startswith("fused 5 pairs, skipped 0, failed 1"), out + err
+    assert str(mri_dir / NAMES[1]) in assert_one_failure_line(err, NAMES[1])
+    good = [n for n in NAMES if n != NAMES[1]]
+    stems = [Path(n).stem for n in good]
+    assert listing(out_dir) == sorted(stem + suffix for stem in stems)  # no temporaries left
+    for name, stem in zip(good, stems):
+        if form == "npy":
+            fused = np.load(out_dir / (stem + suffix), allow_pickle=False)
+        else:
+            image = nibabel.load(out_dir / (stem + suffix))
+            assert int(image.header["datatype"]) == 128 and image.shape == (SIZE, SIZE, 1)
+            fused = image_from_fused_nifti(image)
+        assert fused.dtype == np.uint8 and fused.shape == (SIZE, SIZE, 3)
+        np.testing.assert_array_equal(fused, reference[name], err_msg=name)
+
+    code, out, err = fuse_folders(capsys, mri_dir, pet_dir, out_dir, "--format", form, "--skip-existing")
+    assert code == 1 and out.splitlines()[0].startswith("fused 0 pairs, skipped 5, failed 1"), out + err
+
+
+def test_format_is_refused_outside_folder_mode_of_images(pairs, capsys, tmp_path):
+    mri_dir, pet_dir, out_dir = pairs
+    code, out, err = run_cli(capsys, "fuse", mri_dir / NAMES[0], pet_dir / NAMES[0], "-o", out_dir / "f.png", "--format", "npy")
+    assert code == 2 and "--format npy applies to folder mode" in err, err
+    code, out, err = run_cli(capsys, "fuse", tmp_path / "t1.nii.gz", tmp_path / "pet.nii.gz", "-o", out_dir / "f.nii.gz", "--format", "nifti")
+    assert code == 2 and "--format nifti applies to folder mode" in err, err
+    assert listing(out_dir) == []
+
+
 def test_folder_mode_refuses_out_dir_equal_to_mri_dir(pairs, capsys):
     mri_dir, pet_dir, _ = pairs
     before = {n: (mri_dir / n).read_bytes() for n in NAMES}

