@@ -196,7 +196,11 @@ def run(args) -> dict:
         "jax_devices": [str(dv) for dv in jax.devices()],
         "jaxfuse_options": {k: getattr(options, k) for k in options.__dataclass_fields__},
         "jaxfuse_resolved": {
-            f"{d}d": {"smoothing": register_module._smoothing(options, d), "max_samples": register_module._max_samples(options, d)}
+            f"{d}d": {
+                "smoothing": register_module._smoothing(options, d),
+                "max_samples": register_module._max_samples(options, d),
+                "jitter": register_module._jitter(options, d),
+            }
             for d in (2, 3)
         },
     }
