@@ -1,7 +1,7 @@
 """Rigid MI registration: jaxfuse against SimpleITK on the same cases (accuracy and time).
 
     python benchmarks/register.py [--cases-3d 10] [--pairs-2d 8] [--motions 2] [--batch 16]
-        [--sitk-threads N] [--json benchmarks/results/register_cpu.json]
+        [--sitk-threads N] [--machine LABEL] [--json benchmarks/results/register_cpu.json]
 
 Cases (built by ``tests/phantoms.py``, NumPy/SciPy only):
 
@@ -188,7 +188,9 @@ def run(args) -> dict:
     load_before = os.getloadavg()
     result = {
         "when": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        "machine": args.machine,
         "cpu": cpu_model(),
+        "platform": platform.platform(),
         "cpu_count": os.cpu_count(),
         "cpu_affinity": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
         "load_average_before": load_before,
@@ -303,6 +305,7 @@ def main(argv=None):
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--sitk-threads", type=int, default=0, help="0: SimpleITK's default")
     p.add_argument("--json", type=pathlib.Path)
+    p.add_argument("--machine", default="", help="a label for the machine, recorded as it is")
     args = p.parse_args(argv)
     result = run(args)
     text = json.dumps(result, indent=2)

@@ -86,7 +86,7 @@ def harvard_cases(pairs: int, motions: int, seed: int):
 
 
 def check_harvard(pairs: int, motions: int, seed: int) -> list[tuple[str, float, float]]:
-    """Registers every case; the Harvard pairs themselves are 1-3 px from the MI optimum (an
+    """Registers every case; the Harvard pairs themselves are 1-9 px from the MI optimum (an
     independent histogram-MI search agrees), so each motion is measured against the unmoved pair's
     registration ``T0``: ``inv(T_true) @ T_k`` must equal ``T0``."""
     names, fixed, moving, truths, owner, masks = harvard_cases(pairs, motions, seed)
@@ -103,7 +103,9 @@ def check_harvard(pairs: int, motions: int, seed: int) -> list[tuple[str, float,
         k0 = owner.index(owner[i])
         pts = np.argwhere(masks[owner[i]]).astype(np.float64)
         if i == k0:
-            assert displacement_mm(transforms[i], np.eye(3), pts).mean() < 5.0
+            # A sanity bound only: most atlas pairs are 1-3 px from their MI optimum, one of the 16
+            # swept is 9 px (lattice and jittered sampling agree on it).
+            assert displacement_mm(transforms[i], np.eye(3), pts).mean() < 10.0
             continue
         err = displacement_mm(np.linalg.inv(truths[i]) @ transforms[i], transforms[k0], pts)
         out.append((names[owner[i]], err.mean(), err.max()))
