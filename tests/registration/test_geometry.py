@@ -91,7 +91,9 @@ def test_pyramid_levels_and_affines():
     a = np.array([[0.9, 0.1, 5.0], [-0.1, 1.1, -3.0], [0, 0, 1]])
     levels = gaussian_pyramid(jnp.asarray(x, jnp.float32), a, levels=3)
     assert [lv[0].shape for lv in levels] == [(33, 40), (17, 20), (9, 10)]
-    np.testing.assert_allclose(np.asarray(levels[1][0]), ndi.gaussian_filter(x, 1.0, mode="nearest", truncate=3.0)[::2, ::2], atol=2e-6)
+    np.testing.assert_allclose(
+        np.asarray(levels[1][0]), ndi.gaussian_filter(x, 1.0, mode="nearest", truncate=3.0)[::2, ::2], atol=2e-6
+    )
     # level-1 voxel k is level-0 voxel 2k: same world point
     k = np.array([3.0, 7.0, 1.0])
     np.testing.assert_allclose(np.asarray(levels[1][1]) @ k, a @ (k * [2, 2, 1]), rtol=1e-6)
