@@ -71,8 +71,8 @@ class RigidOptions:
         bins: histogram bins per axis, >= 8.
         max_samples: most fixed samples per level (a lattice of every ``s``-th voxel); None for
             the measured defaults, 16384 for 2-D (a quarter of a 256x256 slice: 8192 left 2 of 16
-            atlas motions 0.8-1.4 px off on the lattice, one 4.6 px off with jitter) and 8192 for 3-D (0.15-0.29 mm on the MNI cases; 16384
-            gave 0.26-0.37 mm).
+            atlas motions 0.8-1.4 px off on the lattice, one 4.6 px off with jitter) and 8192 for
+            3-D (0.15-0.29 mm on the MNI cases; 16384 gave 0.26-0.37 mm).
         jitter: random offset of each sample point, as a fraction of the lattice stride, in
             [0, 1]; None for the measured defaults, 1.0 for 2-D (on the Harvard motions the worst
             case went from 0.63 to 0.18 px mean, 1.19 to 0.35 px max) and 0.0 for 3-D (volumes on
