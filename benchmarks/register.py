@@ -1,7 +1,7 @@
 """Rigid MI registration: jaxfuse against SimpleITK on the same cases (accuracy and time).
 
     python benchmarks/register.py [--cases-3d 10] [--pairs-2d 8] [--motions 2] [--batch 16]
-        [--sitk-threads N] [--json benchmarks/results/register_cpu.json]
+        [--sitk-threads N] [--machine LABEL] [--json benchmarks/results/register_cpu.json]
 
 Cases (built by ``tests/phantoms.py``, NumPy/SciPy only):
 
@@ -20,7 +20,8 @@ initialised by moments (3-D) or geometry (2-D), physical-shift scales, regular-s
 descent, linear interpolation; 3-D samples 20% of voxels at random (fixed seed), 2-D every pixel
 with a 1-pixel blur kept at the finest level (its most accurate setting on these slices). Times exclude jaxfuse's
 compilation (reported apart) and include everything else; the 2-D jaxfuse figure is one batched
-call over every case (``--batch`` pairs per call), SimpleITK's one pair after another.
+call over every case (``--batch`` pairs per call), SimpleITK's one pair after another, the jaxfuse
+passes interleaved with SimpleITK's pairs (the median of ``--repeats + 1`` passes).
 """
 
 from __future__ import annotations
@@ -82,7 +83,9 @@ def sitk_register(fixed, fixed_affine, moving, moving_affine, *, seed: int = 1) 
     f = _sitk_image(fixed, fixed_affine)
     m = _sitk_image(moving, moving_affine)
     euler = sitk.Euler3DTransform() if d == 3 else sitk.Euler2DTransform()
-    mode = sitk.CenteredTransformInitializerFilter.MOMENTS if d == 3 else sitk.CenteredTransformInitializerFilter.GEOMETRY
+    mode = (
+        sitk.CenteredTransformInitializerFilter.MOMENTS if d == 3 else sitk.CenteredTransformInitializerFilter.GEOMETRY
+    )
     initial = sitk.CenteredTransformInitializer(f, m, euler, mode)
     reg = sitk.ImageRegistrationMethod()
     reg.SetMetricAsMattesMutualInformation(numberOfHistogramBins=32)
@@ -148,7 +151,14 @@ def cases_2d(pairs: int, motions: int, seed: int):
             truths.append(t)
             owner.append(b)
     masks = (mri > 12) | (intensity > 0.05)
-    return names, np.stack(fixed).astype(np.float32), np.stack(moving).astype(np.float32), np.stack(truths), owner, masks
+    return (
+        names,
+        np.stack(fixed).astype(np.float32),
+        np.stack(moving).astype(np.float32),
+        np.stack(truths),
+        owner,
+        masks,
+    )
 
 
 def errors_2d(transforms, truths, owner, masks):
@@ -188,7 +198,9 @@ def run(args) -> dict:
     load_before = os.getloadavg()
     result = {
         "when": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        "machine": args.machine,
         "cpu": cpu_model(),
+        "platform": platform.platform(),
         "cpu_count": os.cpu_count(),
         "cpu_affinity": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
         "load_average_before": load_before,
@@ -196,7 +208,11 @@ def run(args) -> dict:
         "jax_devices": [str(dv) for dv in jax.devices()],
         "jaxfuse_options": {k: getattr(options, k) for k in options.__dataclass_fields__},
         "jaxfuse_resolved": {
-            f"{d}d": {"smoothing": register_module._smoothing(options, d), "max_samples": register_module._max_samples(options, d)}
+            f"{d}d": {
+                "smoothing": register_module._smoothing(options, d),
+                "max_samples": register_module._max_samples(options, d),
+                "jitter": register_module._jitter(options, d),
+            }
             for d in (2, 3)
         },
     }
@@ -230,8 +246,11 @@ def run(args) -> dict:
             for name, m in (("jaxfuse", t), ("simpleitk", s)):
                 e = phantoms.displacement_mm(m, truth, brain)
                 errs[name].append((float(e.mean()), float(e.max())))
-            print(f"3-D case: jaxfuse {errs['jaxfuse'][-1][0]:.3f} mm in {times['jaxfuse'][-1]:.2f} s; "
-                  f"SimpleITK {errs['simpleitk'][-1][0]:.3f} mm in {times['simpleitk'][-1]:.2f} s", flush=True)
+            print(
+                f"3-D case: jaxfuse {errs['jaxfuse'][-1][0]:.3f} mm in {times['jaxfuse'][-1]:.2f} s; "
+                f"SimpleITK {errs['simpleitk'][-1][0]:.3f} mm in {times['simpleitk'][-1]:.2f} s",
+                flush=True,
+            )
         result["3d"] = {
             "cases": len(cases),
             "fixed_shape": list(fixed.shape),
@@ -256,14 +275,18 @@ def run(args) -> dict:
         t0 = time.perf_counter()
         jax_all()
         compile_s = time.perf_counter() - t0
-        jax_times = []
-        for _ in range(args.repeats):
-            t0 = time.perf_counter()
-            transforms = jax_all()
-            jax_times.append(time.perf_counter() - t0)
+        # Interleaved: one timed jaxfuse pass over every case before SimpleITK's first pair and
+        # after each 1/repeats of its pairs, so both see the same (shared, changing) machine load.
         eye = np.eye(3)
-        sitk_t, sitk_times = [], []
-        for i in range(n):
+        jax_times, sitk_t, sitk_times = [], [], []
+        marks = {round(n * (r + 1) / args.repeats) for r in range(args.repeats)}
+        for i in range(n + 1):
+            if i == 0 or i in marks:
+                t0 = time.perf_counter()
+                transforms = jax_all()
+                jax_times.append(time.perf_counter() - t0)
+            if i == n:
+                break
             t0 = time.perf_counter()
             sitk_t.append(sitk_register(fixed[i], eye, moving[i], eye))
             sitk_times.append(time.perf_counter() - t0)
@@ -299,6 +322,7 @@ def main(argv=None):
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--sitk-threads", type=int, default=0, help="0: SimpleITK's default")
     p.add_argument("--json", type=pathlib.Path)
+    p.add_argument("--machine", default="", help="a label for the machine, recorded as it is")
     args = p.parse_args(argv)
     result = run(args)
     text = json.dumps(result, indent=2)

@@ -1,24 +1,28 @@
-"""The moving image seen through a voxel map (the volume package's resampler) on a sample lattice."""
+"""The moving image at scattered sample points: the volume package's linear interpolation and its
+field-of-view rule (``0 <= x <= n - 1`` on every axis, 0 outside), at ``[N, d]`` voxel indices."""
 
 from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
 
-from jaxfuse.volume.resample import field_of_view, resample
+from jaxfuse.volume.resample import _interpolate
 
-__all__ = ["resample", "lattice_affine", "inside_mask"]
-
-
-def lattice_affine(stride: tuple[int, ...], offset: tuple[int, ...], dtype=jnp.float32) -> jax.Array:
-    """``[d+1, d+1]`` map from lattice index ``k`` to image voxel ``stride * k + offset``."""
-    d = len(stride)
-    m = jnp.diag(jnp.array([*stride, 1], dtype))
-    return m.at[:d, d].set(jnp.array(offset, dtype))
+__all__ = ["sample_points", "points_inside"]
 
 
-def inside_mask(voxel_map: jax.Array, *, out_shape: tuple[int, ...], in_shape: tuple[int, ...]) -> jax.Array:
-    """``[*out_shape]`` float 1 where :func:`resample` takes the sample from inside the source
-    (``0 <= x <= n - 1`` on every axis), else 0; no gradient."""
-    inside = field_of_view(in_shape, jax.lax.stop_gradient(voxel_map), out_shape=out_shape)
-    return inside.astype(voxel_map.dtype)
+def sample_points(array: jax.Array, points: jax.Array) -> jax.Array:
+    """Linear interpolation of ``array`` ``[*S]`` (d = 2 or 3, float) at continuous voxel indices
+    ``points`` ``[N, d]``; ``[N]``, 0 outside the field of view, differentiable in ``points``
+    (piecewise linear) and in ``array``. Equals ``scipy.ndimage.map_coordinates(array,
+    points.T, order=1, mode="constant")``."""
+    coords = [points[:, a] for a in range(array.ndim)]
+    return _interpolate(array.reshape(-1), array.shape, coords)
+
+
+def points_inside(points: jax.Array, shape: tuple[int, ...]) -> jax.Array:
+    """``[N]`` float 1 where ``points`` ``[N, d]`` lie in ``0 <= x <= n - 1`` on every axis, else 0
+    (the weight of a sample); no gradient."""
+    p = jax.lax.stop_gradient(points)
+    inside = jnp.all((p >= 0) & (p <= jnp.asarray(shape, p.dtype) - 1), axis=-1)
+    return inside.astype(points.dtype)

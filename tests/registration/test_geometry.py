@@ -91,7 +91,9 @@ def test_pyramid_levels_and_affines():
     a = np.array([[0.9, 0.1, 5.0], [-0.1, 1.1, -3.0], [0, 0, 1]])
     levels = gaussian_pyramid(jnp.asarray(x, jnp.float32), a, levels=3)
     assert [lv[0].shape for lv in levels] == [(33, 40), (17, 20), (9, 10)]
-    np.testing.assert_allclose(np.asarray(levels[1][0]), ndi.gaussian_filter(x, 1.0, mode="nearest", truncate=3.0)[::2, ::2], atol=2e-6)
+    np.testing.assert_allclose(
+        np.asarray(levels[1][0]), ndi.gaussian_filter(x, 1.0, mode="nearest", truncate=3.0)[::2, ::2], atol=2e-6
+    )
     # level-1 voxel k is level-0 voxel 2k: same world point
     k = np.array([3.0, 7.0, 1.0])
     np.testing.assert_allclose(np.asarray(levels[1][1]) @ k, a @ (k * [2, 2, 1]), rtol=1e-6)
@@ -116,3 +118,38 @@ def test_centre_of_mass_and_radius_match_scipy():
     np.testing.assert_allclose(float(rms_radius(jnp.asarray(x, jnp.float32), a, got)), r_want, rtol=1e-4)
     # no positive voxel: the geometric centre
     np.testing.assert_allclose(np.asarray(centre_of_mass(jnp.zeros((5, 7)), np.eye(3))), [2.0, 3.0], atol=1e-6)
+
+
+@pytest.mark.parametrize("d", [2, 3])
+def test_sample_points_match_scipy_map_coordinates(d):
+    from jaxfuse.registration import _warp
+
+    rng = np.random.default_rng(10 + d)
+    shape = (17, 13) if d == 2 else (9, 11, 7)
+    array = rng.random(shape)
+    points = rng.uniform(-1.5, np.array(shape) + 0.5, (500, d))
+    points[:d] = np.array(shape) - 1  # exactly on the far edge: inside
+    points[d : 2 * d] = 0.0
+    want = ndi.map_coordinates(array, points.T, order=1, mode="constant", cval=0.0)
+    got = np.asarray(_warp.sample_points(jnp.asarray(array, jnp.float32), jnp.asarray(points, jnp.float32)))
+    np.testing.assert_allclose(got, want, atol=2e-6)
+    inside = np.all((points >= 0) & (points <= np.array(shape) - 1), axis=1)
+    np.testing.assert_array_equal(np.asarray(_warp.points_inside(jnp.asarray(points), shape)), inside.astype(float))
+
+
+def test_jittered_sample_points_are_deterministic_inside_their_cells():
+    from jaxfuse.registration import register as register_module
+
+    shape = (256, 256)
+    lattice = np.asarray(register_module._sample_points(shape, 16384, 0.0, jnp.float32))
+    assert lattice.shape == (16384, 2)
+    np.testing.assert_array_equal(lattice % 2, np.zeros_like(lattice))  # stride 2, offset 0
+    jittered = np.asarray(register_module._sample_points(shape, 16384, 1.0, jnp.float32))
+    points = jax.jit(register_module._sample_points, static_argnums=(0, 1, 2, 3))
+    again = np.asarray(points(shape, 16384, 1.0, jnp.float32))
+    np.testing.assert_array_equal(jittered, again)
+    offset = jittered - lattice
+    assert np.all(offset >= -1.0) and np.all(offset < 1.0)  # within half a stride
+    assert np.all(jittered >= 0) and np.all(jittered <= 255)
+    frac = jittered % 1.0
+    assert 0.4 < frac.mean() < 0.6 and frac.std() > 0.25  # sub-pixel positions spread out, not on centres

@@ -82,13 +82,21 @@ def harvard_cases(pairs: int, motions: int, seed: int):
             truths.append(t)
             owner.append(b)
     masks = (mri > 12) | (intensity > 0.05)
-    return names, np.stack(fixed).astype(np.float32), np.stack(moving).astype(np.float32), np.stack(truths), owner, masks
+    return (
+        names,
+        np.stack(fixed).astype(np.float32),
+        np.stack(moving).astype(np.float32),
+        np.stack(truths),
+        owner,
+        masks,
+    )
 
 
 def check_harvard(pairs: int, motions: int, seed: int) -> list[tuple[str, float, float]]:
-    """Registers every case; the Harvard pairs themselves are 1-3 px from the MI optimum (an
+    """Registers every case; the Harvard pairs themselves are 1-9 px from the MI optimum (an
     independent histogram-MI search agrees), so each motion is measured against the unmoved pair's
-    registration ``T0``: ``inv(T_true) @ T_k`` must equal ``T0``."""
+    registration ``T0``: ``inv(T_true) @ T_k`` must equal ``T0``. Returns, per motion, the pair's
+    name and the mean and max error (px)."""
     names, fixed, moving, truths, owner, masks = harvard_cases(pairs, motions, seed)
     n = len(fixed)
     padded = -(-n // BATCH) * BATCH
@@ -103,7 +111,9 @@ def check_harvard(pairs: int, motions: int, seed: int) -> list[tuple[str, float,
         k0 = owner.index(owner[i])
         pts = np.argwhere(masks[owner[i]]).astype(np.float64)
         if i == k0:
-            assert displacement_mm(transforms[i], np.eye(3), pts).mean() < 5.0
+            # A sanity bound only: most atlas pairs are 1-3 px from their MI optimum, one of the 16
+            # swept is 9 px (lattice and jittered sampling agree on it).
+            assert displacement_mm(transforms[i], np.eye(3), pts).mean() < 10.0
             continue
         err = displacement_mm(np.linalg.inv(truths[i]) @ transforms[i], transforms[k0], pts)
         out.append((names[owner[i]], err.mean(), err.max()))
@@ -117,7 +127,19 @@ def test_harvard_pet_mri_motion_recovered_to_half_a_pixel():
 
 @pytest.mark.sweep
 def test_harvard_many_pairs_sweep():
-    errors = check_harvard(8, 2, 1)
+    errors = check_harvard(8, 2, 1)  # 8 pairs x (unmoved + 2 motions): 16 motions
+    print("harvard mean/max px:", [(n, round(m, 3), round(x, 3)) for n, m, x in errors])
+    assert all(mean < 0.5 for _, mean, _ in errors), errors
+
+
+@pytest.mark.sweep
+@pytest.mark.xfail(
+    strict=True,
+    reason="2 of 16 pairs (25106, 30056) miss: 1.3-1.9 and 0.6-0.7 px; their MI is flat along a ridge "
+    "(1e-4 nats over 3 px) and the estimates move 1-7 px with iterations, step or bins",
+)
+def test_harvard_sixteen_pairs_sweep():
+    errors = check_harvard(16, 2, 1)  # 16 pairs x (unmoved + 2 motions): 32 motions
     print("harvard mean/max px:", [(n, round(m, 3), round(x, 3)) for n, m, x in errors])
     assert all(mean < 0.5 for _, mean, _ in errors), errors
 
