@@ -27,8 +27,13 @@
 # Then copy the JSON into benchmarks/results/ and write the GPU section of benchmarks/RESULTS.md,
 # labelled with the GPU's name from device.json. Targets (issue 13 item 5): >= 1,000,000 pairs/s of
 # 256x256 at large batch; a whole MNI-sized volume in < 20 ms of device time.
+#
+# Overrides for a dry run on a CPU (checks the script, not the GPU):
+#   BATCHES=16 VOLUME_CALLS=2 SKIP_VOLUME_PY=1 OUT=/tmp/dry bash benchmarks/gpu_session.sh
 set -u
 OUT=${OUT:-/tmp/gpu_session_out}
+BATCHES=${BATCHES:-256,1024,4096,8192}
+VOLUME_CALLS=${VOLUME_CALLS:-50}
 mkdir -p "$OUT"
 exec > >(tee "$OUT/session.log") 2>&1
 export PYTHONUNBUFFERED=1
@@ -76,13 +81,13 @@ EOF
 # float32 matmul at Precision.HIGHEST and its bandwidth. naive_jax is skipped by the memory budget
 # at the largest batches (64 float32 channels per pixel).
 step "compare.py (budget ~240 s)"
-timeout 300 $PY benchmarks/compare.py --peers jaxfuse,naive_jax --sizes 256 --batches 256,1024,4096,8192 \
+timeout 300 $PY benchmarks/compare.py --peers jaxfuse,naive_jax --sizes 256 --batches "$BATCHES" \
     --repeats 20 --min-time 1 --max-time 4 --no-memory --floor --memory-budget-gib 100 \
     --json "$OUT/compare_gpu.json" | tee "$OUT/compare_gpu.txt"
 
 # One MNI-sized volume as a slice batch already on the device: the kernel's device time alone.
 step "volume kernel time (budget ~60 s)"
-timeout 120 $PY - "$OUT/volume_kernel.json" <<'EOF'
+timeout 120 $PY - "$OUT/volume_kernel.json" "$VOLUME_CALLS" <<'EOF'
 import json, statistics, sys, time
 import jax, jax.numpy as jnp, numpy as np
 import jaxfuse
@@ -94,7 +99,7 @@ run = lambda: jax.block_until_ready(jaxfuse.fuse(mri, pet, output_dtype=jnp.uint
 start = time.perf_counter(); run(); first = time.perf_counter() - start
 run()
 samples = []
-for _ in range(50):
+for _ in range(int(sys.argv[2])):
     start = time.perf_counter(); run(); samples.append(time.perf_counter() - start)
 result = {"shape": [slices, height, width], "first_call_s": first, "median_ms": 1e3 * statistics.median(samples),
           "min_ms": 1e3 * min(samples), "device": str(jax.devices()[0].device_kind),
@@ -103,7 +108,9 @@ print(json.dumps(result, indent=1))
 json.dump(result, open(sys.argv[1], "w"), indent=1)
 EOF
 
-if [ -d ../shared/data/mni152 ]; then
+if [ -n "${SKIP_VOLUME_PY:-}" ]; then
+    step "volume.py skipped (SKIP_VOLUME_PY)"
+elif [ -d ../shared/data/mni152 ]; then
     step "volume.py --skip-big (budget ~120 s)"
     timeout 200 $PY benchmarks/volume.py --repeats 3 --skip-big --json "$OUT/volume_gpu.json"
 else
