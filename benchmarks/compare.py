@@ -42,12 +42,18 @@ sys.path.insert(0, str(HERE))
 
 import peers as peers_mod  # noqa: E402
 
-_PEER_MODULES = {"jaxfuse": ("jax", "jaxfuse"), "naive_jax": ("jax",), "torch": ("torch",), "numpy": ("scipy",)}
+_PEER_MODULES = {
+    "jaxfuse": ("jax", "jaxfuse"),
+    "numba": ("numba",),
+    "naive_jax": ("jax",),
+    "torch": ("torch",),
+    "numpy": ("scipy",),
+}
 
 # Rough peak bytes per input pixel (batch * H * W), used only to skip cells that would not fit.
 # naive_jax and torch materialise all 64 conv1_1 channels in float32 for two images; numpy works
 # one pair at a time (its figure is per pixel of ONE pair). Measured values are reported anyway.
-_EST_BYTES_PER_PIXEL = {"jaxfuse": 120, "naive_jax": 700, "torch": 700, "numpy": 400}
+_EST_BYTES_PER_PIXEL = {"jaxfuse": 120, "numba": 16, "naive_jax": 700, "torch": 700, "numpy": 400}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -426,6 +432,27 @@ def _cpu_model() -> str | None:
     return platform.processor() or None
 
 
+def _cpu_details() -> dict:
+    """The CPU as /proc/cpuinfo describes it: a VM's "model name" can be generic ("Intel(R) Xeon(R)
+    Processor"), so family/model/stepping and the vector-ISA flags are recorded too."""
+    details: dict = {}
+    try:
+        with open("/proc/cpuinfo") as cpuinfo:
+            for line in cpuinfo:
+                key, _, value = line.partition(":")
+                key, value = key.strip(), value.strip()
+                if key in ("vendor_id", "cpu family", "model", "stepping", "cache size") and key not in details:
+                    details[key] = value
+                elif key == "flags" and "flags" not in details:
+                    wanted = ("avx2", "fma", "avx512", "amx")
+                    details["flags"] = sorted(f for f in value.split() if f.startswith(wanted))
+                elif not line.strip() and details:
+                    break
+    except OSError:
+        pass
+    return details
+
+
 def _memory_budget_bytes() -> int:
     try:
         with open("/proc/meminfo") as meminfo:
@@ -444,13 +471,14 @@ def metadata(args) -> dict:
         "python": platform.python_version(),
         "platform": platform.platform(),
         "cpu_model": _cpu_model(),
+        "cpu_details": _cpu_details(),
         "cpu_count": os.cpu_count(),
         "cpu_affinity": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
         "load_average": os.getloadavg() if hasattr(os, "getloadavg") else None,
-        "versions": {name: _version(name) for name in ("jax", "jaxlib", "jaxfuse", "numpy", "scipy", "torch")},
+        "versions": {name: _version(name) for name in ("jax", "jaxlib", "jaxfuse", "numpy", "scipy", "torch", "numba")},
         "thread_env": {k: os.environ.get(k) for k in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "XLA_FLAGS")
                        if os.environ.get(k)},
-        "settings": {k: getattr(args, k) for k in ("sizes", "batches", "peers", "repeats", "min_time", "max_time",
+        "settings": {k: getattr(args, k) for k in ("sizes", "batches", "peers", "repeats", "min_time", "max_time", "memory_budget_gib",
                                                   "numpy_max_batch", "seed", "inputs")},
     }
 
@@ -515,6 +543,9 @@ def main(argv=None) -> int:
     parser.add_argument("--inputs", choices=("auto", "real", "random"), default="auto")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", help="write results and metadata here")
+    parser.add_argument("--memory-budget-gib", type=float,
+                        help="skip cells estimated above this (default: 60%% of the host's available RAM; "
+                             "set it to the accelerator's memory on a GPU)")
     parser.add_argument("--quick", action="store_true",
                         help="small validation run: sizes 256, batches 1,16, repeats 3, min-time 0.2, floor small")
     parser.add_argument("--floor", action="store_true", help="also measure this machine's FLOP rate and bandwidth")
@@ -562,7 +593,7 @@ def main(argv=None) -> int:
     notes: list[str] = []
     rows: list[dict] = []
     peer_info: dict = {}
-    budget = _memory_budget_bytes()
+    budget = int(args.memory_budget_gib * 2**30) if args.memory_budget_gib else _memory_budget_bytes()
 
     if not args.floor_only:
         source = "real" if (args.inputs == "real" or (args.inputs == "auto" and peers_mod.real_pairs_available())) \
@@ -585,7 +616,8 @@ def main(argv=None) -> int:
                         if estimate > budget:
                             skipped.append({"peer": name, "size": size, "batch": batch,
                                             "skipped": f"estimated {estimate / 2**30:.1f} GiB > budget "
-                                                       f"{budget / 2**30:.1f} GiB (60% of available RAM)"})
+                                                       f"{budget / 2**30:.1f} GiB (--memory-budget-gib or 60% "
+                                                       "of available RAM)"})
                         else:
                             cells.append((size, batch))
             if missing:
@@ -632,9 +664,13 @@ def main(argv=None) -> int:
             floor = results[0]
             floor["repeats"] = args.floor_repeats
 
+    # JAX peers run on JAX's default device (a GPU where there is one); torch, numba and numpy on the CPU.
+    meta["devices"] = sorted({d for info in peer_info.values() for d in info.get("jax_devices", [])}
+                             | set((floor or {}).get("jax_devices", [])))
     if rows:
-        print(f"\n## jaxfuse vs peers ({meta['cpu_model']}, {meta['cpu_affinity']} CPUs usable, "
-              f"jax {meta['versions']['jax']}, torch {meta['versions']['torch']})\n")
+        print(f"\n## jaxfuse vs peers (JAX devices {', '.join(meta['devices']) or '-'}; host CPU {meta['cpu_model']}, "
+              f"{meta['cpu_affinity']} CPUs usable; jax {meta['versions']['jax']}, "
+              f"torch {meta['versions']['torch']}, numba {meta['versions']['numba']})\n")
         for name, info in peer_info.items():
             print(f"- {name}: {info['label']}")
         print()
@@ -649,8 +685,6 @@ def main(argv=None) -> int:
         print()
         print(floor_report(floor, cost))
 
-    meta["devices"] = sorted({d for info in peer_info.values() for d in info.get("jax_devices", [])}
-                             | set((floor or {}).get("jax_devices", [])))
     meta["torch_num_threads"] = peer_info.get("torch", {}).get("torch_num_threads")
     if args.json:
         payload = {"metadata": meta, "peer_info": peer_info, "notes": notes, "results": rows,

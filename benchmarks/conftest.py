@@ -18,7 +18,7 @@ def pytest_benchmark_update_machine_info(config, machine_info):
     import jax
 
     versions = {}
-    for dist in ("jax", "jaxlib", "jaxfuse", "numpy", "torch"):
+    for dist in ("jax", "jaxlib", "jaxfuse", "numpy", "torch", "numba"):
         try:
             versions[dist] = importlib.metadata.version(dist)
         except importlib.metadata.PackageNotFoundError:

@@ -18,6 +18,10 @@ Every peer takes uint8 MRI ``[N, H, W]`` and uint8 PET ``[N, H, W, 3]`` and retu
 * ``torch``: what a PyTorch user would write: ``torch.nn.Conv2d(3, 64, 3, padding=1)`` loaded with
   the 64 filters, all computed, first 3 kept; HSI with the arccos formulas; float32, batched, under
   ``torch.no_grad()``, on the CPU, with torch's default thread count.
+* ``numba``: the strong CPU peer, written the way a performance engineer would for a CPU: the
+  same shortcuts as jaxfuse (3 filters, gray-MRI shortcut, trig-free intensity replacement) in
+  fused, vectorised numba loops, two passes per pair, ``prange`` over pairs (or row blocks of a
+  small batch); see ``numba_peer.py``. Bench-only (``pip install ".[bench]"``).
 * ``numpy``: an independent float64 reference: ``scipy.ndimage.correlate`` per (output, input)
   channel pair, trig HSI forward and inverse exactly as written in SPEC section 3. Slow.
 
@@ -46,7 +50,7 @@ B_DEFAULT = 0.1
 #: Where the shared data lives, relative to this repository (see SPEC section 6).
 DATA_DIR = pathlib.Path(__file__).resolve().parents[1].parent / "shared" / "data" / "harvard" / "PET-MRI"
 
-PEER_NAMES = ("jaxfuse", "naive_jax", "torch", "numpy")
+PEER_NAMES = ("jaxfuse", "numba", "naive_jax", "torch", "numpy")
 
 
 @dataclasses.dataclass
@@ -58,7 +62,7 @@ class Peer:
     prepare: Callable[[np.ndarray, np.ndarray], tuple]
     run: Callable[..., Any]
     to_numpy: Callable[[Any], np.ndarray]
-    backend: str  # "jax", "torch" or "numpy"
+    backend: str  # "jax", "torch", "numba" or "numpy"
 
     def __call__(self, mri: np.ndarray, pet: np.ndarray) -> np.ndarray:
         return self.to_numpy(self.run(*self.prepare(mri, pet)))
@@ -370,8 +374,36 @@ def make_torch_peer() -> Peer:
     )
 
 
+# ---------------------------------------------------------------------------------------------
+# numba: fused, vectorised CPU loops (numba_peer.py)
+# ---------------------------------------------------------------------------------------------
+
+
+def make_numba_peer() -> Peer:
+    try:
+        import numba
+    except ImportError as error:
+        raise PeerUnavailable(f"numba peer needs numba (pip install numba): {error}") from error
+    try:
+        import numba_peer  # benchmarks/ on sys.path (compare.py, or this file run as a script)
+    except ImportError:
+        from benchmarks import numba_peer
+
+    kernel64, bias64 = _vgg_params64()
+    fn = numba_peer.build_numba_fuse(kernel64, bias64)  # compiled lazily: the first call includes it
+    return Peer(
+        name="numba",
+        label=f"numba {numba.__version__} fused loops, prange over pairs (CPU, {numba.get_num_threads()} threads)",
+        prepare=lambda mri, pet: (np.ascontiguousarray(mri), np.ascontiguousarray(pet)),
+        run=fn,
+        to_numpy=np.asarray,
+        backend="numba",
+    )
+
+
 _FACTORIES = {
     "jaxfuse": make_jaxfuse_peer,
+    "numba": make_numba_peer,
     "naive_jax": make_naive_jax_peer,
     "torch": make_torch_peer,
     "numpy": make_numpy_peer,

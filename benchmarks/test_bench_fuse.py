@@ -22,7 +22,11 @@ import pytest
 
 BENCH_SECONDS = float(os.environ.get("JAXFUSE_BENCH_SECONDS", "2.0"))
 
-PEERS = ["jaxfuse", "naive_jax"] + (["torch"] if importlib.util.find_spec("torch") else [])
+PEERS = (
+    ["jaxfuse", "naive_jax"]
+    + (["torch"] if importlib.util.find_spec("torch") else [])
+    + (["numba"] if importlib.util.find_spec("numba") else [])
+)
 SIZES = [256, 512]
 BATCHES = [1, 16, 64]
 
