@@ -24,7 +24,6 @@ import json
 import math
 import os
 import pathlib
-import platform
 import sys
 import time
 
@@ -50,8 +49,11 @@ def log(message: str) -> None:
 def evaluate(limit: int) -> dict:
     from jaxfuse.evaluation.run import evaluate_folders
 
-    result = {"started": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-              "load_start": os.getloadavg()[0], "datasets": {}}
+    result = {
+        "started": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "load_start": os.getloadavg()[0],
+        "datasets": {},
+    }
     for key, folder, anat, func in DATASETS:
         mri_dir, pet_dir = DATA / folder / anat, DATA / folder / func
         if limit:
@@ -69,13 +71,20 @@ def evaluate(limit: int) -> dict:
             start = time.perf_counter()
             evaluation = evaluate_folders(mri_dir, pet_dir, methods=[method], figure_pairs=0)
             run = evaluation.runs[0]
-            runs[method] = {"rows": run.rows, "pairs": run.fused_pairs, "seconds": run.seconds,
-                            "compile_seconds": run.compile_seconds, "failures": run.failures,
-                            "load": os.getloadavg()[0]}
-            log(f"{key}: {method:<11} {run.fused_pairs} pairs, {run.pairs_per_second:8.2f} pairs/s, "
-                f"{time.perf_counter() - start:6.1f} s in all, {len(run.failures)} failures")
+            runs[method] = {
+                "rows": run.rows,
+                "pairs": run.fused_pairs,
+                "seconds": run.seconds,
+                "compile_seconds": run.compile_seconds,
+                "failures": run.failures,
+                "load": os.getloadavg()[0],
+            }
+            log(
+                f"{key}: {method:<11} {run.fused_pairs} pairs, {run.pairs_per_second:8.2f} pairs/s, "
+                f"{time.perf_counter() - start:6.1f} s in all, {len(run.failures)} failures"
+            )
         result["datasets"][key] = {"label": folder, "runs": runs}
-    result["finished"] = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    result["finished"] = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
     result["load_end"] = os.getloadavg()[0]
     return result
 
@@ -92,10 +101,10 @@ def sign_test(new: np.ndarray, base: np.ndarray, higher: bool) -> tuple[int, int
 
 
 def render(result: dict) -> str:
+    import jax
+
     from jaxfuse.methods import METHODS as REGISTRY
     from jaxfuse.metrics import HIGHER_IS_BETTER
-
-    import jax
 
     columns = list(HIGHER_IS_BETTER)
     lines = [BEGIN, "", "## The VGG19 family: Li et al. 2018 and Lahoud & Süsstrunk 2019", ""]
@@ -120,12 +129,20 @@ def render(result: dict) -> str:
         "`docs/reproduction/<dataset>/vgg19_family.csv`.",
         "",
     ]
-    for key, data in result["datasets"].items():
+    for data in result["datasets"].values():
         runs = data["runs"]
         n = runs["vgg19"]["pairs"]
-        lines += [f"### {data['label']} ({n} pairs)", "",
-                  "Means over pairs (± standard deviation for the paper's four criteria). ↑ higher is better, ↓ lower.", ""]
-        header = ["method"] + [f"{c} {'↑' if HIGHER_IS_BETTER[c] else '↓'}" for c in columns] + ["pairs/s", "÷ vgg19 speed", "compile s"]
+        lines += [
+            f"### {data['label']} ({n} pairs)",
+            "",
+            "Means over pairs (± standard deviation for the paper's four criteria). ↑ higher is better, ↓ lower.",
+            "",
+        ]
+        header = (
+            ["method"]
+            + [f"{c} {'↑' if HIGHER_IS_BETTER[c] else '↓'}" for c in columns]
+            + ["pairs/s", "÷ vgg19 speed", "compile s"]
+        )
         lines.append("| " + " | ".join(header) + " |")
         lines.append("|" + "---|" * len(header))
         base_speed = runs["vgg19"]["pairs"] / runs["vgg19"]["seconds"]
@@ -141,8 +158,12 @@ def render(result: dict) -> str:
             speed = runs[method]["pairs"] / runs[method]["seconds"]
             cells += [f"{speed:.1f}", f"{speed / base_speed:.3f}", f"{runs[method]['compile_seconds']:.1f}"]
             lines.append("| " + " | ".join(cells) + " |")
-        lines += ["", f"Pair by pair against `vgg19` (wins / losses on the paper's criteria, two-sided sign test; "
-                      f"a win is the better value in the metric's direction):", ""]
+        lines += [
+            "",
+            "Pair by pair against `vgg19` (wins / losses on the paper's criteria, two-sided sign test; "
+            "a win is the better value in the metric's direction):",
+            "",
+        ]
         lines.append("| method | " + " | ".join(PAPER) + " |")
         lines.append("|---|" + "---|" * len(PAPER))
         base_rows = {r["pair"]: r for r in runs["vgg19"]["rows"]}

@@ -114,7 +114,7 @@ def test_against_the_keras_file_float16_vs_float32(crops):
     for fuse in (fuse_li2018, fuse_lahoud2019):
         half = np.asarray(fuse(mri, pet))
         single = np.asarray(fuse(mri, pet, params=full))
-        assert np.abs(half - single).max() < 2e-3, fuse.__name__
+        assert np.abs(half - single).max() < 2e-4, fuse.__name__  # measured: 1e-5 to 3e-5
 
 
 # --- the VGG19 trunk and the base layer -------------------------------------------------------
@@ -183,7 +183,7 @@ def test_float16_storage_changes_the_output_little(crops):
     for fuse, kwargs in ((fuse_li2018, {}), (fuse_lahoud2019, {"layers": tuple(ref.FACTOR)})):
         base = np.asarray(fuse(mri, pet, **kwargs))
         moved = np.asarray(fuse(mri, pet, params=perturbed, **kwargs))
-        assert 0 < np.abs(base - moved).max() < 2e-3, fuse.__name__
+        assert 0 < np.abs(base - moved).max() < 2e-4, fuse.__name__
 
 
 # --- batching, jit, errors, gradients ---------------------------------------------------------
@@ -220,13 +220,14 @@ def test_li2018_gray_functional_equals_the_reference_intensity_rule():
     np.testing.assert_allclose(got, want, atol=ATOL)
 
 
-def test_gradients_are_finite():
-    mri, pet = _random_pairs(1, 16, 16, seed=9)
+@pytest.mark.slow  # differentiating through VGG19 to relu4_1 compiles for ~20 s on a loaded machine
+@pytest.mark.parametrize("fuse", [fuse_li2018, fuse_lahoud2019])
+def test_gradients_are_finite(fuse):
+    mri, pet = _random_pairs(1, 8, 16, seed=9)
     m = jnp.asarray(mri, jnp.float32) / 255
     p = jnp.asarray(pet, jnp.float32) / 255
-    for fuse in (fuse_li2018, fuse_lahoud2019):
-        grad = jax.grad(lambda x: jnp.sum(fuse(x, p)))(m)
-        assert np.all(np.isfinite(np.asarray(grad))) and np.abs(np.asarray(grad)).max() > 0
+    grad = np.asarray(jax.grad(lambda x: jnp.sum(fuse(x, p)))(m))
+    assert np.all(np.isfinite(grad)) and np.abs(grad).max() > 0
 
 
 def test_bad_inputs():
