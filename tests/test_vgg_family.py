@@ -204,13 +204,15 @@ def test_registered_batch_invariant_uint8_and_compiled_once(method):
 
 
 def test_jit_of_the_public_functions_and_gray_functional():
-    mri, pet = _random_pairs(2, 16, 24, seed=7)
+    mri, pet = _random_pairs(2, 8, 16, seed=7)
     for fuse in (fuse_li2018, fuse_lahoud2019):
         eager = np.asarray(fuse(mri, pet))
         jitted = np.asarray(jax.jit(fuse)(mri, pet))
         np.testing.assert_allclose(jitted, eager, atol=1e-6)
-        gray = np.asarray(fuse(mri, pet[..., 0]))
-        assert gray.shape == (2, 16, 24, 3) and np.array_equal(gray[..., 0], gray[..., 2])
+    gray = np.asarray(fuse_lahoud2019(mri, pet[..., 0]))  # li2018's gray path: the test below
+    assert gray.shape == (2, 8, 16, 3) and np.array_equal(gray[..., 0], gray[..., 2])
+    m, y = mri[0] / 255.0, pet[0, ..., 0] / 255.0
+    np.testing.assert_allclose(gray[0, ..., 1], np.clip(ref.lahoud2019_luminance(m, y, PARAMS), 0, 1), atol=ATOL)
 
 
 def test_li2018_gray_functional_equals_the_reference_intensity_rule():
