@@ -9,13 +9,14 @@ package). Public API::
     jaxfuse.vgg19_conv1_1(images, *, channels=3)
     jaxfuse.nn.VGG19Fusion                         # Flax NNX module
     jaxfuse.fuse_with(mri, pet, method="dwt")      # any method of jaxfuse.METHODS (Table 1)
+    jaxfuse.deep.fuse_li2018 / fuse_lahoud2019     # the VGG19 family (deeper layers; also in METHODS)
     jaxfuse.metrics.evaluate_all(fused, mri, pet)  # EN, MI, D, AG, OP, SD, SF, PSNR, SSIM, ...
     jaxfuse.transforms / curvelet / contourlet / nsct   # multiscale transforms, batched with vmap
     jaxfuse.parallel.fuse_sharded(mri, pet)        # data-parallel over devices
     jaxfuse.fuse_volumes(mri, pet, pet_cmap="pet")  # NIfTI/DICOM/nibabel volumes -> RGB on the MRI grid
 """
 
-from jaxfuse import metrics, multiscale, nn, parallel
+from jaxfuse import deep, metrics, multiscale, nn, parallel
 from jaxfuse import multiscale as transforms  # the package: dwt2, TRANSFORMS, ...
 from jaxfuse.core.color import (
     hsi_to_rgb,
@@ -61,6 +62,7 @@ __all__ = [
     "WeightsError",
     "contourlet",
     "curvelet",
+    "deep",
     "fuse",
     "fuse_volumes",
     "fuse_with",

@@ -26,7 +26,7 @@ from jaxfuse.deep import params as deep_params
 from jaxfuse.deep.vgg19 import preprocess
 from jaxfuse.methods import METHODS, fuse_with
 
-LAYERS = load_vgg19_layers("conv4_1")
+LAYERS = load_vgg19_layers(depth="conv4_1")
 PARAMS = {name: (p.kernel, p.bias) for name, p in LAYERS.items()}
 ATOL = 2e-5  # float32 kernel vs float64 reference, on outputs in [0, 1]
 KERAS_H5 = pathlib.Path(
@@ -90,10 +90,10 @@ def test_layer_shapes_and_known_values():
 
 
 def test_depth_selects_a_prefix_and_rejects_unknown():
-    assert list(load_vgg19_layers("conv1_1")) == ["conv1_1"]
-    assert list(load_vgg19_layers("conv2_1")) == ["conv1_1", "conv1_2", "conv2_1"]
+    assert list(load_vgg19_layers(depth="conv1_1")) == ["conv1_1"]
+    assert list(load_vgg19_layers(depth="conv2_1")) == ["conv1_1", "conv1_2", "conv2_1"]
     with pytest.raises(ValueError, match="depth must be one of"):
-        load_vgg19_layers("conv5_1")
+        load_vgg19_layers(depth="conv5_1")
 
 
 @pytest.mark.skipif(not KERAS_H5.is_file(), reason=f"dev-time only: the Keras file is not at {KERAS_H5}")

@@ -138,7 +138,7 @@ def fuse_lahoud2019(
     if not layers or unknown:
         raise ValueError(f"layers must be a non-empty subset of {', '.join(RELU_LAYERS)}, got {layers}")
     if params is None:
-        params = load_vgg19_layers(DEPTH_OF[max(layers, key=list(RELU_LAYERS).index)])
+        params = load_vgg19_layers(depth=DEPTH_OF[max(layers, key=list(RELU_LAYERS).index)])
     params = {name: (p[0], p[1]) for name, p in params.items()}
     kernel = functools.partial(_lahoud_kernel, params=params, quantise=output_is_uint8(output_dtype), layers=layers)
     return run_batched(kernel, mri, pet)

@@ -143,7 +143,7 @@ def fuse_li2018(mri: ArrayLike, pet: ArrayLike, *, params=None, output_dtype=jnp
         >>> fuse_li2018(jnp.zeros((2, 32, 32)), jnp.zeros((2, 32, 32, 3))).shape
         (2, 32, 32, 3)
     """
-    params = load_vgg19_layers("conv4_1") if params is None else params
+    params = load_vgg19_layers(depth="conv4_1") if params is None else params
     params = {name: (p[0], p[1]) for name, p in params.items()}
     kernel = functools.partial(_li_kernel, params=params, quantise=output_is_uint8(output_dtype), layers=LI2018_LAYERS)
     return run_batched(kernel, mri, pet)

@@ -81,7 +81,7 @@ def _load_deep() -> dict[str, ConvParams]:
     return layers
 
 
-def load_vgg19_layers(depth: str = "conv4_1") -> dict[str, ConvParams]:
+def load_vgg19_layers(*, depth: str = "conv4_1") -> dict[str, ConvParams]:
     """VGG19's convolutions from ``conv1_1`` up to ``depth``, checked by sha256.
 
     Args:
@@ -96,7 +96,7 @@ def load_vgg19_layers(depth: str = "conv4_1") -> dict[str, ConvParams]:
         ValueError: an unknown ``depth``.
 
     Example:
-        >>> layers = load_vgg19_layers("conv2_1")
+        >>> layers = load_vgg19_layers(depth="conv2_1")
         >>> [name for name in layers], layers["conv2_1"].kernel.shape
         (['conv1_1', 'conv1_2', 'conv2_1'], (128, 64, 3, 3))
     """
