@@ -5,7 +5,7 @@ RGB or ``[..., H, W]`` gray; uint8, uint16 or float in [0, 1].
 
 The method, for an anatomical image ``M`` and a functional image ``P``:
 
-1. **Colour** (the paper's handling of coloured PET/SPECT): ``P`` goes to YCbCr (ITU-R BT.601,
+1. **Colour** (coloured PET/SPECT, as the authors handle it): ``P`` goes to YCbCr (ITU-R BT.601,
    full range: ``Y = 0.299 R + 0.587 G + 0.114 B``, ``Cb = 0.5 + (B - Y) / 1.772``,
    ``Cr = 0.5 + (R - Y) / 1.402``); the luminance ``Y`` is fused with ``M``, the chrominance
    ``Cb, Cr`` is kept, and the result goes back to RGB (clipped to [0, 1]). A gray ``P`` is fused
@@ -20,9 +20,13 @@ The method, for an anatomical image ``M`` and a functional image ``P``:
 4. **Fusion**: ``F^l = sum_k W_k^l I_k`` per layer and ``F = max_l F^l`` pixel-wise; with the one
    layer used by default, ``F = W_M M + W_P Y``.
 
-Layers: the fusion is defined over a set of ReLU layers; the authors' fast configuration uses
-``relu1_1`` alone (:data:`LAHOUD2019_LAYERS`), which is what the registered method runs.
-``layers=`` takes any of ``relu1_1`` ... ``relu4_1``.
+Layers: the weight construction is defined over a set of ReLU layers with a pixel-wise maximum
+across them; the authors' released implementation (github.com/IVRL/Zero-Learning-Medical-Fusion,
+consulted for this fact only) uses ``relu1_1`` alone (:data:`LAHOUD2019_LAYERS`), which is what
+the registered method runs; ``layers=`` takes any of ``relu1_1`` ... ``relu4_1``. That release feeds
+[0, 1] images to torchvision's retrained VGG19 without normalisation; here the original Caffe
+weights get their own preprocessing (``255 x - mean``), as everywhere in jaxfuse, so the weights,
+though built the same way, are not numerically those of the release.
 
 Reference:
     F. Lahoud, S. Süsstrunk, "Zero-Learning Fast Medical Image Fusion", 22nd International
