@@ -128,7 +128,7 @@ def render(result: dict) -> str:
         (
             "The same pairs (all PET-MRI and SPECT-MRI pairs) and metrics as the tables above"
             if result.get("stride", 1) == 1
-            else f"A fixed subset of the same pairs, every {result['stride']}th pair by sorted file name (chosen "
+            else f"A fixed subset of the same pairs, every {ordinal(result['stride'])} pair by sorted file name (chosen "
             "before any result was seen, to fit the run into a shared 2-core machine's time: `li2018` runs VGG19 "
             "to relu4_1, about 60 GFLOP per pair), and the same metrics as the tables above"
         )
@@ -198,15 +198,66 @@ def render(result: dict) -> str:
             lines.append("| " + " | ".join(cells) + " |")
         lines.append("")
     lines += [
-        "Reading the rows: `lahoud2019` fuses the PET's BT.601 luminance and keeps its chrominance, so its D "
-        "(distance to the PET's colours) measures a different colour path from the HSI methods; `li2018` keeps "
-        "the average of the two base layers, so its brightness sits between the MRI's and the functional "
-        "intensity's, like `average`. The next full run of `docs/make_reproduction.py` includes both methods in "
-        "every table above as well (it runs every registered method).",
+        "Findings (generated from the tables above; p < 0.01 by the two-sided sign test; OP = D / AG is the "
+        "project's working assumption, not the paper's formula):",
+        "",
+    ]
+    for data in result["datasets"].values():
+        runs = data["runs"]
+        if "vgg19" not in runs:
+            continue
+        base_rows = {r["pair"]: r for r in runs["vgg19"]["rows"]}
+        for method in [m for m in NEW if m in runs]:
+            better, worse = [], []
+            for c in PAPER:
+                rows = [r for r in runs[method]["rows"] if r["pair"] in base_rows]
+                new = np.array([r[c] for r in rows], dtype=float)
+                base = np.array([base_rows[r["pair"]][c] for r in rows], dtype=float)
+                wins, losses, p = sign_test(new, base, HIGHER_IS_BETTER[c])
+                if p < 0.01:
+                    (better if wins > losses else worse).append(c)
+            rest = [c for c in PAPER if c not in better + worse]
+            lines.append(
+                f"- {data['label']}, `{method}` vs `vgg19`: better on {', '.join(better) or 'none'} of the paper's "
+                f"four criteria, worse on {', '.join(worse) or 'none'}"
+                + (f"; {', '.join(rest)} not significant." if rest else ".")
+            )
+        full = full_run_means(data)
+        if full:
+            here = {c: float(np.mean([r[c] for r in runs["vgg19"]["rows"]])) for c in PAPER}
+            lines.append(
+                f"- {data['label']}, how representative the subset is: `vgg19` on these pairs "
+                + ", ".join(f"{c} {here[c]:.3f}" for c in PAPER)
+                + f"; on all {full['n']} pairs (`docs/reproduction/{data['key']}/metrics.csv`) "
+                + ", ".join(f"{c} {full[c]:.3f}" for c in PAPER)
+                + "."
+            )
+    lines += [
+        "",
+        "`lahoud2019` restores colour through BT.601 YCbCr (the PET's chrominance kept), not through HSI like "
+        "the other intensity methods, so its D measures a different colour path. The next full run of "
+        "`docs/make_reproduction.py` puts both methods in every table above as well (it runs every registered "
+        "method, on all pairs).",
         "",
         END,
     ]
     return "\n".join(lines)
+
+
+def full_run_means(data: dict) -> dict | None:
+    """``vgg19``'s means of the paper's criteria over all pairs, from the full run's per-pair CSV (if there)."""
+    path = REPO / "docs" / "reproduction" / data["key"] / "metrics.csv"
+    if not path.is_file():
+        return None
+    with open(path, newline="") as handle:
+        rows = [row for row in csv.DictReader(handle) if row["method"] == "vgg19"]
+    if not rows:
+        return None
+    return {"n": len(rows), **{c: float(np.mean([float(r[c]) for r in rows])) for c in PAPER}}
+
+
+def ordinal(n: int) -> str:
+    return f"{n}{'th' if 10 <= n % 100 <= 20 else {1: 'st', 2: 'nd', 3: 'rd'}.get(n % 10, 'th')}"
 
 
 def write_csvs(result: dict, root: pathlib.Path) -> None:
@@ -253,6 +304,8 @@ def main(argv=None) -> int:
         result = json.loads(args.rows.read_text())
     else:
         result = evaluate(args.limit, args.stride, args.rows)
+    for key, data in result["datasets"].items():
+        data["key"] = key
     write_csvs(result, args.report_root)
     insert_section(args.output, render(result))
     log(f"wrote {args.output}")
