@@ -17,6 +17,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 import vgg_family_reference as ref
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import jaxfuse
 from jaxfuse.deep import base_layer, fuse_lahoud2019, fuse_li2018, load_vgg19_layers, vgg19_relu_features
@@ -242,3 +244,18 @@ def test_bad_inputs():
 def test_registry_entries():
     assert METHODS["li2018"].fuse is fuse_li2018 and METHODS["lahoud2019"].fuse is fuse_lahoud2019
     assert METHODS["li2018"].domain == METHODS["lahoud2019"].domain == "spatial"
+
+
+@settings(max_examples=12, deadline=None)
+@given(seed=st.integers(0, 2**31 - 1))
+def test_properties_convex_luminance_and_mean_preserving_base(seed):
+    """Lahoud's per-layer fusion is a convex combination of the sources (so the gray result lies
+    between them pixel by pixel); Li's base layer keeps the image mean (Neumann borders)."""
+    rng = np.random.default_rng(seed)
+    mri = rng.integers(0, 256, (2, 16, 16), dtype=np.uint8)
+    gray = rng.integers(0, 256, (2, 16, 16), dtype=np.uint8)
+    fused = np.asarray(fuse_lahoud2019(mri, gray))[..., 0]
+    lo, hi = np.minimum(mri, gray) / 255.0, np.maximum(mri, gray) / 255.0
+    assert np.all(fused >= lo - 1e-6) and np.all(fused <= hi + 1e-6)
+    image = rng.random((1, 16, 16)).astype(np.float32)
+    np.testing.assert_allclose(np.asarray(base_layer(jnp.asarray(image))).mean(), image.mean(), atol=1e-6)
