@@ -10,13 +10,14 @@ package). Public API::
     jaxfuse.nn.VGG19Fusion                         # Flax NNX module
     jaxfuse.fuse_with(mri, pet, method="dwt")      # any method of jaxfuse.METHODS (Table 1)
     jaxfuse.adaptive.fuse_adaptive(mri, pet)       # beyond the paper: A, B chosen per pair by gradient
+    jaxfuse.deep.fuse_li2018 / fuse_lahoud2019     # the VGG19 family (deeper layers; also in METHODS)
     jaxfuse.metrics.evaluate_all(fused, mri, pet)  # EN, MI, D, AG, OP, SD, SF, PSNR, SSIM, ...
     jaxfuse.transforms / curvelet / contourlet / nsct   # multiscale transforms, batched with vmap
     jaxfuse.parallel.fuse_sharded(mri, pet)        # data-parallel over devices
     jaxfuse.fuse_volumes(mri, pet, pet_cmap="pet")  # NIfTI/DICOM/nibabel volumes -> RGB on the MRI grid
 """
 
-from jaxfuse import adaptive, metrics, multiscale, parallel
+from jaxfuse import adaptive, deep, metrics, multiscale, parallel
 from jaxfuse import multiscale as transforms  # the package: dwt2, TRANSFORMS, ...
 from jaxfuse.core.color import (
     hsi_to_rgb,
@@ -68,6 +69,7 @@ __all__ = [
     "adaptive",
     "contourlet",
     "curvelet",
+    "deep",
     "fuse",
     "fuse_volumes",
     "fuse_with",

@@ -32,6 +32,7 @@ from jax.typing import ArrayLike
 from jaxfuse._batching import output_is_uint8, run_batched
 from jaxfuse.adaptive import DEFAULT_BOUNDS, DEFAULT_STEPS, fuse_adaptive
 from jaxfuse.core.fusion import DEFAULT_A, DEFAULT_B, IntensityRule, fuse, rule_kernel
+from jaxfuse.deep import fuse_lahoud2019, fuse_li2018
 from jaxfuse.multiscale.rule import fuse_multiscale
 
 __all__ = ["FusionMethod", "METHODS", "method_names", "fuse_with", "batch_fuser"]
@@ -142,6 +143,20 @@ METHODS: dict[str, FusionMethod] = {
         paper_row="NSCT",
     ),
 }
+
+# The VGG19 family beyond the paper (jaxfuse.deep): deeper VGG19 layers, each method from its paper.
+METHODS["li2018"] = FusionMethod(
+    description="Li, Wu & Kittler 2018: two-scale split (lambda = 5), base averaged, detail weighted by "
+    "VGG19 relu1_1..relu4_1 l1 activity (3x3 block mean, ratio weights, max over layers); HSI colour",
+    domain="spatial",
+    fuse=fuse_li2018,
+)
+METHODS["lahoud2019"] = FusionMethod(
+    description="Lahoud & Suesstrunk 2019: PET luminance (BT.601 YCbCr) fused with MRI by VGG19 relu1_1 "
+    "l1-activity weight maps, chrominance kept",
+    domain="spatial",
+    fuse=fuse_lahoud2019,
+)
 
 
 def method_names() -> list[str]:

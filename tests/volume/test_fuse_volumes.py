@@ -272,8 +272,8 @@ def coarse_pair():
     )
 
 
-# Their programs take 5-30 s to compile on a loaded 2-core machine: run with -m slow (or no -m).
-SLOW_METHODS = {"curvelet", "contourlet", "nsct"}
+# Their programs take 5-30 s to compile (li2018: 30 s to run VGG19 to relu4_1) on a loaded 2-core machine: run with -m slow (or no -m).
+SLOW_METHODS = {"curvelet", "contourlet", "nsct", "li2018"}
 
 
 @pytest.mark.parametrize(
