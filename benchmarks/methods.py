@@ -27,6 +27,7 @@ import sys
 import time
 
 import numpy as np
+from machine import cpu_model  # benchmarks/machine.py (the script's folder is on sys.path)
 
 HERE = pathlib.Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -66,16 +67,6 @@ def commit() -> str:
         return ref[:10]
     except OSError:
         return "unknown"
-
-
-def cpu_model() -> str:
-    try:
-        for line in pathlib.Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def main(argv=None) -> int:

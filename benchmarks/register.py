@@ -39,22 +39,12 @@ import sys
 import time
 
 import numpy as np
+from machine import cpu_model  # benchmarks/machine.py (the script's folder is on sys.path)
 
 HERE = pathlib.Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "tests"))
 
 import phantoms  # noqa: E402
-
-
-def cpu_model() -> str:
-    try:
-        for line in pathlib.Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
 
 # ---------------------------------------------------------------------------------------------
 # SimpleITK peer

@@ -43,6 +43,8 @@ import sys
 import tempfile
 import time
 
+from machine import cpu_model  # benchmarks/machine.py (the script's folder is on sys.path)
+
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 MNI = ROOT.parent / "shared" / "data" / "mni152"
 T1 = MNI / "mni_icbm152_t1_tal_nlin_sym_09a_converted.nii.gz"
@@ -285,16 +287,6 @@ def startup() -> dict:
     bare = timed("pass")
     imports = timed("import jaxfuse.volume.fuse, jaxfuse.io.volumes")
     return {"interpreter_s": bare, "interpreter_and_imports_s": imports, "imports_s": imports - bare}
-
-
-def cpu_model() -> str:
-    try:
-        for line in pathlib.Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor()
 
 
 def agreement(path_a: pathlib.Path, path_b: pathlib.Path) -> dict:
