@@ -222,7 +222,7 @@ def test_folder_mode_corrupt_pair_in_the_middle_of_a_batch(pairs, reference, cap
 def test_folder_mode_formats_without_a_codec_hold_the_same_pixels(pairs, reference, capsys, form, suffix):
     import nibabel
 
-    from jaxfuse.pipeline import image_from_fused_nifti
+    from jaxfuse.io.outputs import image_from_fused_nifti
 
     mri_dir, pet_dir, out_dir = pairs
     truncated_png(mri_dir / NAMES[1], mri_dir / NAMES[1])  # a bad pair: still that pair's failure

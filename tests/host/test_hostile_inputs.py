@@ -507,17 +507,17 @@ def test_unexpected_fusion_exception_fails_only_its_batch(tmp_path, capsys, monk
 
 
 def test_unexpected_write_exception_is_that_pairs_failure(tmp_path, capsys, monkeypatch):
-    import jaxfuse.pipeline
+    import jaxfuse.io.outputs
 
     mri, pet, before, (mri_dir, pet_dir) = _good_pair(tmp_path)
-    real = jaxfuse.pipeline.write_png
+    real = jaxfuse.io.outputs.write_png
 
     def flaky(path, image, **kwargs):
         if pathlib.Path(path).name == GOOD[2]:
             raise TypeError("an encoder bug")
         return real(path, image, **kwargs)
 
-    monkeypatch.setattr(jaxfuse.pipeline, "write_png", flaky)
+    monkeypatch.setattr(jaxfuse.io.outputs, "write_png", flaky)
     out_dir = tmp_path / "OUT"
     code, out, err = run(capsys, "fuse", "--mri-dir", mri_dir, "--pet-dir", pet_dir, "--out-dir", out_dir, "--batch-size", "4")
     assert code == 1 and out.startswith("fused 2 pairs, skipped 0, failed 1"), out

@@ -14,6 +14,7 @@ import pytest
 from host import hostile_files as hf
 from PIL import Image
 
+import jaxfuse.io.outputs as outputs
 import jaxfuse.pipeline as pipeline
 from jaxfuse.io.atomic import OutputError
 from jaxfuse.pipeline import fuse_folder_pairs, pair_folders
@@ -55,7 +56,7 @@ def test_decoded_pairs_held_stay_bounded_with_many_shapes(tmp_path, monkeypatch)
     mri_dir, pet_dir = _folders(tmp_path, sizes)
     jobs, _ = pair_folders(mri_dir, pet_dir, tmp_path / "OUT")
     held, peak = [0], [0]
-    real_read, real_write = pipeline.read_pair, pipeline.write_png
+    real_read, real_write = pipeline.read_pair, outputs.write_png
 
     def read(*args, **kwargs):
         mri, pet = real_read(*args, **kwargs)
@@ -68,7 +69,7 @@ def test_decoded_pairs_held_stay_bounded_with_many_shapes(tmp_path, monkeypatch)
         return real_write(path, image, **kwargs)
 
     monkeypatch.setattr(pipeline, "read_pair", read)
-    monkeypatch.setattr(pipeline, "write_png", write)
+    monkeypatch.setattr(outputs, "write_png", write)
     report = fuse_folder_pairs(jobs, _gray_to_rgb, batch_size=8, batch_pixels=budget, workers=2)
     assert report.fused == len(sizes) and not report.failures
     total = sum(s * s for s in sizes)

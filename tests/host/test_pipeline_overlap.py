@@ -17,8 +17,9 @@ from host import hostile_files as hf
 from PIL import Image
 
 import jaxfuse.pipeline as pipeline
+from jaxfuse.io.outputs import OUTPUT_FORMATS, image_from_fused_nifti, write_output
 from jaxfuse.io.volumes import write_rgb_nifti
-from jaxfuse.pipeline import OUTPUT_FORMATS, fuse_folder_pairs, image_from_fused_nifti, pair_folders, write_output
+from jaxfuse.pipeline import fuse_folder_pairs, pair_folders
 from jaxfuse.volume.slicing import slices_to_volume
 
 
