@@ -17,6 +17,8 @@ import warnings
 
 import numpy as np
 
+from jaxfuse.partition_cli import add_split_options, job_share, take_job_share, uses_distributed
+
 __all__ = ["main", "build_parser", "EXIT_INPUT", "EXIT_USAGE", "EXIT_OUTPUT", "fuse_one_and_write"]
 
 _PROG = "jaxfuse"
@@ -75,7 +77,7 @@ def _weight(value: str) -> float:
     return number
 
 
-def _int_at_least(minimum: int, why: str = ""):
+def int_at_least(minimum: int, why: str = ""):
     def parse(value: str) -> int:
         try:
             number = int(value)
@@ -89,7 +91,7 @@ def _int_at_least(minimum: int, why: str = ""):
     return parse
 
 
-_resize_side = _int_at_least(3, " (the smallest image read, and the 3x3 convolution's window)")
+_resize_side = int_at_least(3, " (the smallest image read, and the 3x3 convolution's window)")
 
 
 def _method_list(value: str) -> list[str]:
@@ -110,7 +112,7 @@ def _add_input_limits(parser: argparse.ArgumentParser) -> None:
         help="resize both images to NxN first (the paper uses 256; N >= 3); default: sizes must match",
     )  # fmt: skip
     parser.add_argument(
-        "--max-pixels", type=_int_at_least(9), default=MAX_IMAGE_PIXELS, metavar="P",
+        "--max-pixels", type=int_at_least(9), default=MAX_IMAGE_PIXELS, metavar="P",
         help=f"refuse an input declaring more than P pixels, before decoding (default {MAX_IMAGE_PIXELS:,})",
     )  # fmt: skip
 
@@ -182,12 +184,12 @@ def build_parser() -> argparse.ArgumentParser:
     folders.add_argument("--mri-dir", type=pathlib.Path, help="folder of MRI images")
     folders.add_argument("--pet-dir", type=pathlib.Path, help="folder of functional images with the same file names")
     folders.add_argument("--out-dir", type=pathlib.Path, help="folder for the fused images (created if needed)")
-    folders.add_argument("--batch-size", type=_int_at_least(1), default=64, help="pairs per kernel call (default 64)")
+    folders.add_argument("--batch-size", type=int_at_least(1), default=64, help="pairs per kernel call (default 64)")
     folders.add_argument(
         "--skip-existing", action="store_true",
         help="leave pairs whose output already exists (resumes a killed run: its complete outputs are kept)",
     )  # fmt: skip
-    folders.add_argument("--workers", type=_int_at_least(1), default=4, help="threads decoding and encoding files (default 4)")
+    folders.add_argument("--workers", type=int_at_least(1), default=4, help="threads decoding and encoding files (default 4)")
     folders.add_argument(
         "--format", choices=("png", "npy", "nifti"), default="png",
         help="output files: png (default, 8-bit RGB), npy (uint8 [H, W, 3], no codec: fastest) or nifti "
@@ -218,9 +220,9 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--methods", type=_method_list, default="all", help="'all' (default) or a comma-separated list of method names")
     evaluate.add_argument("--report", type=pathlib.Path, required=True, help="report folder (created if needed)")
     evaluate.add_argument("--save-fused", action="store_true", help="also write each method's PNGs to REPORT/fused/METHOD/")
-    evaluate.add_argument("--batch-size", type=_int_at_least(1), default=32, help="pairs per kernel call (default 32)")
+    evaluate.add_argument("--batch-size", type=int_at_least(1), default=32, help="pairs per kernel call (default 32)")
     _add_input_limits(evaluate)
-    evaluate.add_argument("--figure-pairs", type=_int_at_least(0), default=3, help="pairs shown in figure.png (default 3)")
+    evaluate.add_argument("--figure-pairs", type=int_at_least(0), default=3, help="pairs shown in figure.png (default 3)")
     evaluate.add_argument("--title", default="jaxfuse evaluation", help="heading of summary.md")
     _progress_option(evaluate)
 
@@ -232,141 +234,6 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--out-dir", type=pathlib.Path, default=pathlib.Path("jaxfuse-demo"), help="default ./jaxfuse-demo")
     add_demo_options(demo)
     return parser
-
-
-def _part(value: str):
-    from jaxfuse.partition import parse_part
-
-    try:
-        return parse_part(value)
-    except ValueError as error:
-        raise argparse.ArgumentTypeError(str(error)) from None
-
-
-def add_split_options(parser: argparse.ArgumentParser) -> None:
-    """Adds the options that split a folder job over many machines (images and volumes alike)."""
-    group = parser.add_argument_group(
-        "many machines (folder mode; docs/cluster.md)",
-        "The sorted pair names (unpaired names included) are dealt out in turn: name number r\n"
-        "(from 0) goes to worker r mod N. The split depends only on the names in the folders, not\n"
-        "on listing order or on which outputs exist: workers never write the same file, each\n"
-        "pairing failure is reported by the worker owning the name, and a --skip-existing rerun\n"
-        "of a part redoes what that part left. The summary starts with the share, e.g.\n"
-        "'part 2/4: 135 of 538 pairs;'. With --part and --distributed, the part is split over\n"
-        "the processes.",
-    )
-    group.add_argument(
-        "--part", type=_part, metavar="K/N",
-        help="fuse only part K of N (1-based: 1 <= K <= N), for independent array-job tasks; SLURM: "
-        "--array=1-N and --part $SLURM_ARRAY_TASK_ID/N",
-    )  # fmt: skip
-    group.add_argument(
-        "--distributed", action="store_true",
-        help="join a jax.distributed job (jax.distributed.initialize() finds SLURM, Open MPI or Kubernetes "
-        "in the environment) and fuse this process's share (jax.process_index() of jax.process_count()) on "
-        "its local devices",
-    )  # fmt: skip
-    implies = "implies --distributed; default: from the environment"
-    group.add_argument("--coordinator", metavar="HOST:PORT", help=f"address of process 0 ({implies})")
-    group.add_argument("--num-processes", type=_int_at_least(1), metavar="P", help=f"processes in the job ({implies})")
-    group.add_argument("--process-id", type=_int_at_least(0), metavar="I", help=f"this process, 0..P-1 ({implies})")
-
-
-def _distributed(args: argparse.Namespace) -> bool:
-    explicit = (getattr(args, name, None) is not None for name in ("coordinator", "num_processes", "process_id"))
-    return bool(getattr(args, "distributed", False)) or any(explicit)
-
-
-def _join_distributed(args: argparse.Namespace) -> None:
-    """``jax.distributed.initialize`` with the explicit options (None: found from the environment)."""
-    import jax
-
-    from jaxfuse.io.atomic import OutputError
-
-    if args.num_processes is not None and args.process_id is not None and args.process_id >= args.num_processes:
-        raise UsageError(f"--process-id {args.process_id} must be below --num-processes {args.num_processes}")
-    try:
-        jax.distributed.initialize(
-            coordinator_address=args.coordinator, num_processes=args.num_processes, process_id=args.process_id
-        )
-    except ValueError as error:  # nothing found in the environment and not given
-        raise UsageError(
-            f"--distributed: no SLURM, Open MPI or Kubernetes job found in the environment ({error}); "
-            "give --coordinator, --num-processes and --process-id"
-        ) from None
-    except RuntimeError as error:
-        raise OutputError(args.coordinator or "jax.distributed", f"cannot join the distributed job ({error})") from None
-
-
-def job_share(args: argparse.Namespace):
-    """This run's :class:`jaxfuse.partition.Share` of a split folder job, or None for the whole job.
-
-    With ``--distributed`` (or its explicit options) this joins the ``jax.distributed`` job first,
-    so it must run before anything starts a JAX backend.
-    """
-    share = getattr(args, "part", None)
-    if _distributed(args):
-        from jaxfuse.partition import process_share
-
-        _join_distributed(args)
-        share = process_share() if share is None else share.within(process_share())
-    return share
-
-
-def _quiet_c_stdout() -> None:
-    """Points file descriptor 1 at /dev/null, and Python's ``sys.stdout`` at a copy of it, for the
-    rest of the process: the CPU collectives (Gloo) print a line to C's stdout when they connect,
-    at a time of their own, which would land among the summary lines. Python's output is unchanged."""
-    sys.stdout.flush()
-    real = os.dup(1)
-    null = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(null, 1)
-    os.close(null)
-    stream = sys.stdout
-    sys.stdout = open(  # the process's stdout from now on; closed at exit
-        real, "w", encoding=stream.encoding, errors=stream.errors, buffering=1 if stream.line_buffering else -1
-    )
-
-
-def take_job_share(args: argparse.Namespace, share, list_pairs, *, name, empty: str):
-    """Lists the pairs with ``list_pairs() -> (items, failures)`` and keeps ``share``'s part of them.
-
-    In a multi-process job every process first checks that all of them listed the same names.
-
-    Returns:
-        ``(items, failures, prefix)``: the owned pairs and pairing failures, and the summary's
-        prefix (``"part 2/4: 135 of 538 pairs; "``; empty for the whole job).
-
-    Raises:
-        CliError: the job has no pairs at all (message ``empty``), or the processes disagree.
-    """
-    import jax
-
-    from jaxfuse.partition import check_same_names, take_share
-
-    collective = _distributed(args) and jax.process_count() > 1
-    if collective:
-        _quiet_c_stdout()
-    try:
-        items, failures = list_pairs()
-    except Exception:
-        if collective:  # the other processes learn that this one failed, instead of waiting for it
-            try:
-                check_same_names(None)
-            except RuntimeError:
-                pass
-        raise
-    if collective:
-        try:
-            check_same_names([name(item) for item in items] + [n for n, _ in failures])
-        except RuntimeError as error:
-            raise CliError(f"{args.mri_dir}: {error}") from None
-    if not items and not failures:
-        raise CliError(empty)
-    if share is None:
-        return items, failures, ""
-    items, failures, total = take_share(items, failures, share, name=name)
-    return items, failures, f"{share.label}: {len(items) + len(failures)} of {total} pairs; "
 
 
 def _return_large_buffers_to_the_os() -> None:
@@ -452,7 +319,8 @@ def fuse_one_and_write(args: argparse.Namespace, fuse_batch, mri: np.ndarray, pe
 
 def _run_fuse_folders(args: argparse.Namespace) -> int:
     from jaxfuse.io.atomic import clean_stale_temporaries
-    from jaxfuse.pipeline import OUTPUT_FORMATS, BatchReport, Progress, fuse_folder_pairs, pair_folders
+    from jaxfuse.io.outputs import OUTPUT_FORMATS
+    from jaxfuse.pipeline import BatchReport, Progress, fuse_folder_pairs, pair_folders
     from jaxfuse.registration.cli import image_batch_aligner
 
     if args.mri_dir is None or args.pet_dir is None or args.out_dir is None:
@@ -552,7 +420,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     folder_images = args.command == "fuse" and (args.mri_dir or args.pet_dir or args.out_dir)
     if args.command == "fuse" and args.format != "png" and (volume_cli.handles(args) or not folder_images):
         raise UsageError(f"--format {args.format} applies to folder mode of 2-D images only")
-    splits = args.command == "fuse" and (args.part is not None or _distributed(args))
+    splits = args.command == "fuse" and (args.part is not None or uses_distributed(args))
     if splits and not (args.mri_dir or args.pet_dir or args.out_dir):
         raise UsageError("--part and --distributed apply to folder mode (--mri-dir, --pet-dir, --out-dir)")
     if args.command == "fuse":

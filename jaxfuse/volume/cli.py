@@ -294,7 +294,7 @@ def _run_folders(args: argparse.Namespace) -> int:
     if args.mri_dir is None or args.pet_dir is None or args.out_dir is None:
         raise _cli_error("folder mode needs --mri-dir, --pet-dir and --out-dir", usage=True)
     _options(args)
-    from jaxfuse.cli import job_share, take_job_share
+    from jaxfuse.partition_cli import job_share, take_job_share
 
     share = job_share(args)  # joins a jax.distributed job: before the first JAX call
     pairs, failures, prefix = take_job_share(
