@@ -24,7 +24,8 @@ from scipy import ndimage as ndi
 from jaxfuse.cli import EXIT_INPUT, EXIT_USAGE, main
 from jaxfuse.io import read_volume
 from jaxfuse.io._volume import Volume
-from jaxfuse.registration.cli import RIGID_TOLERANCE, read_transform, warp_image, write_transform
+from jaxfuse.io.transforms import RIGID_TOLERANCE, read_transform, write_transform
+from jaxfuse.registration.cli import warp_image
 from jaxfuse.volume.fuse import fuse_volumes
 
 HARVARD_PAIR = "25015.png"
