@@ -24,53 +24,28 @@ sha256 it prints.
 
 from __future__ import annotations
 
-import argparse
-import hashlib
-import io
-import os
 import pathlib
 import sys
 
 import numpy as np
 
-SOURCE_MD5 = "253f8cb515780f3b799900260a226db6"
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))  # the shared helper, when imported from elsewhere
+from _keras_vgg19 import SOURCE_MD5, read_convolutions, run_converter, write_npz  # noqa: E402
+
+__all__ = ["SOURCE_MD5", "DEFAULT_OUT", "convert", "main"]
+
 DEFAULT_OUT = pathlib.Path(__file__).resolve().parents[1] / "jaxfuse" / "data" / "vgg19_conv1_1.npz"
 
 
 def convert(source: pathlib.Path, out: pathlib.Path) -> str:
     """Write the conv1_1 npz and return its sha256 (hex)."""
-    import h5py  # conversion-time only
-
-    md5 = hashlib.md5(source.read_bytes()).hexdigest()
-    if md5 != SOURCE_MD5:
-        raise SystemExit(f"{source}: md5 {md5} is not the published {SOURCE_MD5}")
-    with h5py.File(source, "r") as f:
-        group = f["block1_conv1"]
-        kernel_hwio_bgr = np.asarray(group["block1_conv1_W_1:0"], dtype=np.float32)
-        bias = np.asarray(group["block1_conv1_b_1:0"], dtype=np.float32)
-    if kernel_hwio_bgr.shape != (3, 3, 3, 64) or bias.shape != (64,):
-        raise SystemExit(f"{source}: unexpected shapes {kernel_hwio_bgr.shape}, {bias.shape}")
+    kernel_hwio_bgr, bias = read_convolutions(source, {"block1_conv1": (3, 64)})["block1_conv1"]
     kernel_oihw_rgb = np.ascontiguousarray(kernel_hwio_bgr.transpose(3, 2, 0, 1)[:, ::-1])
-
-    buffer = io.BytesIO()
-    # np.savez writes zip entries with a fixed timestamp, so the bytes are reproducible.
-    np.savez(buffer, kernel=kernel_oihw_rgb, bias=bias)
-    data = buffer.getvalue()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, out)
-    return hashlib.sha256(data).hexdigest()
+    return write_npz(out, {"kernel": kernel_oihw_rgb, "bias": bias})
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("source", type=pathlib.Path, help="vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5")
-    parser.add_argument("-o", "--out", type=pathlib.Path, default=DEFAULT_OUT)
-    args = parser.parse_args(argv)
-    digest = convert(args.source, args.out)
-    print(f"wrote {args.out}\nsha256 {digest}")
-    return 0
+    return run_converter(convert, doc=__doc__, default_out=DEFAULT_OUT, argv=argv)
 
 
 if __name__ == "__main__":

@@ -31,16 +31,16 @@ sha256 it prints. The output is byte-reproducible (``np.savez`` writes fixed zip
 
 from __future__ import annotations
 
-import argparse
-import hashlib
-import io
-import os
 import pathlib
 import sys
 
 import numpy as np
 
-SOURCE_MD5 = "253f8cb515780f3b799900260a226db6"
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))  # the shared helper, when imported from elsewhere
+from _keras_vgg19 import SOURCE_MD5, read_convolutions, run_converter, write_npz  # noqa: E402
+
+__all__ = ["SOURCE_MD5", "HALF_RELATIVE", "HALF_ABSOLUTE", "DEFAULT_OUT", "LAYERS", "read_layers", "convert", "main"]
+
 #: Round-to-nearest error bounds of float16: half an ulp, relative (normal) and absolute (subnormal).
 HALF_RELATIVE, HALF_ABSOLUTE = 2.0**-11, 2.0**-25
 DEFAULT_OUT = pathlib.Path(__file__).resolve().parents[1] / "jaxfuse" / "data" / "vgg19_deep.npz"
@@ -60,21 +60,8 @@ LAYERS = (
 
 def read_layers(source: pathlib.Path) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """``{name: (kernel float32 OIHW, bias float32)}`` read from the Keras file, md5-checked."""
-    import h5py  # conversion-time only
-
-    md5 = hashlib.md5(source.read_bytes()).hexdigest()
-    if md5 != SOURCE_MD5:
-        raise SystemExit(f"{source}: md5 {md5} is not the published {SOURCE_MD5}")
-    layers = {}
-    with h5py.File(source, "r") as f:
-        for name, keras_name, c_in, c_out in LAYERS:
-            group = f[keras_name]
-            kernel_hwio = np.asarray(group[f"{keras_name}_W_1:0"], dtype=np.float32)
-            bias = np.asarray(group[f"{keras_name}_b_1:0"], dtype=np.float32)
-            if kernel_hwio.shape != (3, 3, c_in, c_out) or bias.shape != (c_out,):
-                raise SystemExit(f"{source}: {keras_name} has shapes {kernel_hwio.shape}, {bias.shape}")
-            layers[name] = (np.ascontiguousarray(kernel_hwio.transpose(3, 2, 0, 1)), bias)
-    return layers
+    stored = read_convolutions(source, {keras: (c_in, c_out) for _, keras, c_in, c_out in LAYERS})
+    return {name: (np.ascontiguousarray(stored[keras][0].transpose(3, 2, 0, 1)), stored[keras][1]) for name, keras, _, _ in LAYERS}
 
 
 def convert(source: pathlib.Path, out: pathlib.Path) -> str:
@@ -87,25 +74,11 @@ def convert(source: pathlib.Path, out: pathlib.Path) -> str:
             raise SystemExit(f"{source}: {name} does not fit float16 within round-to-nearest error")
         arrays[f"{name}/kernel"] = half
         arrays[f"{name}/bias"] = bias
-    buffer = io.BytesIO()
-    # np.savez writes zip entries with a fixed timestamp, so the bytes are reproducible.
-    np.savez(buffer, **arrays)
-    data = buffer.getvalue()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, out)
-    return hashlib.sha256(data).hexdigest()
+    return write_npz(out, arrays)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("source", type=pathlib.Path, help="vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5")
-    parser.add_argument("-o", "--out", type=pathlib.Path, default=DEFAULT_OUT)
-    args = parser.parse_args(argv)
-    digest = convert(args.source, args.out)
-    print(f"wrote {args.out} ({args.out.stat().st_size} bytes)\nsha256 {digest}")
-    return 0
+    return run_converter(convert, doc=__doc__, default_out=DEFAULT_OUT, argv=argv)
 
 
 if __name__ == "__main__":
