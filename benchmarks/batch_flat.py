@@ -56,7 +56,7 @@ def main(argv=None) -> int:
     flops = compare.method_cost(256, 256)["flops_per_pair"]
     best_rate = 2 * n**3 / min(matmul_s)
     floor_ms = 1e3 * flops / best_rate
-    print(f"{compare._cpu_model()}, {jax.devices()[0].device_kind}; {args.rounds} interleaved rounds")
+    print(f"{compare.cpu_model()}, {jax.devices()[0].device_kind}; {args.rounds} interleaved rounds")
     print(
         f"matmul {n}^2: best {best_rate / 1e9:.1f} GFLOP/s, median {2 * n**3 / statistics.median(matmul_s) / 1e9:.1f}"
         f" -> floor {floor_ms:.3f} ms/pair"

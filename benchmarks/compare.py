@@ -41,6 +41,7 @@ HERE = pathlib.Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 import peers as peers_mod  # noqa: E402
+from machine import cpu_details, cpu_model  # noqa: E402
 
 _PEER_MODULES = {
     "jaxfuse": ("jax", "jaxfuse"),
@@ -421,38 +422,6 @@ def _git_commit() -> str | None:
     return None
 
 
-def _cpu_model() -> str | None:
-    try:
-        with open("/proc/cpuinfo") as cpuinfo:
-            for line in cpuinfo:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or None
-
-
-def _cpu_details() -> dict:
-    """The CPU as /proc/cpuinfo describes it: a VM's "model name" can be generic ("Intel(R) Xeon(R)
-    Processor"), so family/model/stepping and the vector-ISA flags are recorded too."""
-    details: dict = {}
-    try:
-        with open("/proc/cpuinfo") as cpuinfo:
-            for line in cpuinfo:
-                key, _, value = line.partition(":")
-                key, value = key.strip(), value.strip()
-                if key in ("vendor_id", "cpu family", "model", "stepping", "cache size") and key not in details:
-                    details[key] = value
-                elif key == "flags" and "flags" not in details:
-                    wanted = ("avx2", "fma", "avx512", "amx")
-                    details["flags"] = sorted(f for f in value.split() if f.startswith(wanted))
-                elif not line.strip() and details:
-                    break
-    except OSError:
-        pass
-    return details
-
-
 def _memory_budget_bytes() -> int:
     try:
         with open("/proc/meminfo") as meminfo:
@@ -470,8 +439,8 @@ def metadata(args) -> dict:
         "git_commit": _git_commit(),
         "python": platform.python_version(),
         "platform": platform.platform(),
-        "cpu_model": _cpu_model(),
-        "cpu_details": _cpu_details(),
+        "cpu_model": cpu_model(),
+        "cpu_details": cpu_details(),
         "cpu_count": os.cpu_count(),
         "cpu_affinity": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
         "load_average": os.getloadavg() if hasattr(os, "getloadavg") else None,

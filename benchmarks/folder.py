@@ -40,29 +40,10 @@ import tempfile
 import time
 import zlib
 
+from machine import cpu_details, cpu_model  # benchmarks/machine.py (the script's folder is on sys.path)
+
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 HARVARD = ROOT.parent / "shared" / "data" / "harvard" / "PET-MRI"
-
-
-def cpu_model() -> dict:
-    """The CPU's model string, family/model numbers and the usable core count (Linux)."""
-    info: dict = {"model_name": platform.processor() or "unknown"}
-    try:
-        for line in pathlib.Path("/proc/cpuinfo").read_text().splitlines():
-            key, _, value = line.partition(":")
-            key, value = key.strip(), value.strip()
-            if key == "model name":
-                info["model_name"] = value
-            elif key in ("cpu family", "model", "stepping", "vendor_id") and key not in info:
-                info[key.replace(" ", "_")] = value
-            elif key == "flags" and "avx512f" not in info:
-                info["avx512f"] = "avx512f" in value.split()
-            if not line.strip() and "model" in info:
-                break
-    except OSError:
-        pass
-    info["cores_usable"] = len(os.sched_getaffinity(0))
-    return info
 
 
 def build_folder(folder: pathlib.Path, pairs: int) -> None:
@@ -114,8 +95,13 @@ def _writer(args: list[str]):
     level = int(args[args.index("--png-level") + 1]) if "--png-level" in args else 1
     form = args[args.index("--format") + 1] if "--format" in args else "png"
     try:
-        from jaxfuse.pipeline import OUTPUT_FORMATS, write_output  # trees with --format
-    except ImportError:  # main's code: write_png only
+        from jaxfuse.io.outputs import OUTPUT_FORMATS, write_output  # trees with --format
+    except ImportError:
+        try:
+            from jaxfuse.pipeline import OUTPUT_FORMATS, write_output  # --format before io.outputs
+        except ImportError:
+            OUTPUT_FORMATS = None
+    if OUTPUT_FORMATS is None:  # older trees: write_png only
         from jaxfuse.io.images import write_png
 
         return (lambda path, image: write_png(path, image, compress_level=level)), ".png"
@@ -323,7 +309,10 @@ def read_outputs(folder: pathlib.Path) -> dict:
         elif suffix == "npy":
             out[stem] = np.load(path, allow_pickle=False)
         elif suffix in ("nii", "nii.gz"):
-            from jaxfuse.pipeline import image_from_fused_nifti
+            try:
+                from jaxfuse.io.outputs import image_from_fused_nifti
+            except ImportError:  # trees before io.outputs
+                from jaxfuse.pipeline import image_from_fused_nifti
 
             out[stem] = image_from_fused_nifti(nibabel.load(path))
         else:
@@ -443,7 +432,7 @@ def main() -> None:
         values["pixels_identical_to_" + reference_label] = identical[label]
     result = {
         "what": "folder mode end to end (benchmarks/folder.py)",
-        "cpu": cpu_model(),
+        "cpu": {"model_name": cpu_model(), **cpu_details()},
         "load_average_before": load_before,
         "load_average_after": load_after,
         "python": platform.python_version(),
@@ -470,7 +459,7 @@ def main() -> None:
 
 def print_table(summary: dict, reference: str, cpu: dict) -> None:
     print(
-        f"CPU: {cpu['model_name']} (family {cpu.get('cpu_family')}, model {cpu.get('model')}), {cpu['cores_usable']} usable cores"
+        f"CPU: {cpu['model_name']} (family {cpu.get('cpu family')}, model {cpu.get('model')}), {cpu['cores_usable']} usable cores"
     )
     print("| variant | cold pairs/s (tool) | x ref (paired) | warm pairs/s (tool) | x ref (paired) | compile+first s | "
           "decode MRI | decode PET | kernel | encode | write | stage sum | run CPU | overhead | idle core | wall | same pixels |")  # fmt: skip
