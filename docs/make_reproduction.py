@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import gzip
+import json
 import math
 import os
 import pathlib
@@ -142,6 +143,28 @@ def run_evaluation(key: str, mri_dir: pathlib.Path, pet_dir: pathlib.Path, fused
             f"{time.perf_counter() - start:6.1f} s in all")
     evaluation = Evaluation(names=names or [], runs=runs, failures=failures or [], examples=examples)
     return evaluation, crashed
+
+
+FAMILY_METHODS = ("vgg19", "li2018", "lahoud2019")
+
+
+def write_family_rows(path: pathlib.Path, key: str, label: str, evaluation, *, started: str, load_start: float) -> None:
+    """Adds one dataset's rows and timings of :data:`FAMILY_METHODS` to ``path`` (the JSON of
+    ``docs/make_reproduction_family.py --rows``), written after each dataset so a long run keeps them."""
+    result = json.loads(path.read_text()) if path.is_file() else {}
+    if result.get("started") != started:  # a file from another run is replaced, not merged
+        result = {"started": started, "load_start": load_start, "stride": 1, "datasets": {},
+                  "source": "python docs/make_reproduction.py --family-rows"}
+    runs = {run.method: {"rows": run.rows, "pairs": run.fused_pairs, "seconds": run.seconds,
+                         "compile_seconds": run.compile_seconds, "failures": run.failures,
+                         "load": os.getloadavg()[0]}
+            for run in evaluation.runs if run.method in FAMILY_METHODS and run.fused_pairs}
+    result["datasets"][key] = {"label": label, "total_pairs": len(evaluation.names), "runs": runs}
+    result["finished"] = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    result["load_end"] = os.getloadavg()[0]
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(result))
+    os.replace(tmp, path)
 
 
 def compact_figure(evaluation, report_dir: pathlib.Path, tile: int = FIGURE_TILE) -> str:
@@ -1783,6 +1806,11 @@ def main(argv=None) -> int:
     parser.add_argument("--report-root", type=pathlib.Path, default=REPO / "docs" / "reproduction")
     parser.add_argument("--subsets", type=int, default=2000, help="random 30-pair subsets (default 2000)")
     parser.add_argument("--seed", type=int, default=20220125)
+    parser.add_argument(
+        "--family-rows", type=pathlib.Path,
+        help="also write the VGG19-family methods' rows and timings as JSON here, for "
+        "`docs/make_reproduction_family.py --render-only --rows PATH` (no second li2018 run)",
+    )
     args = parser.parse_args(argv)
 
     t0 = time.perf_counter()
@@ -1810,6 +1838,8 @@ def main(argv=None) -> int:
                 mri_dir, pet_dir = subset_folders(source, anat, func, args.limit, scratch)
             fused_dir = scratch / key / "fused"
             evaluation, crashed = run_evaluation(key, mri_dir, pet_dir, fused_dir, methods)
+            if args.family_rows:
+                write_family_rows(args.family_rows, key, label, evaluation, started=started, load_start=load_start)
             report_dir = args.report_root / key
             from jaxfuse.evaluation.report import write_report
 

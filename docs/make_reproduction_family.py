@@ -37,7 +37,7 @@ DATASETS = (("pet-mri", "PET-MRI", "MRI", "PET"), ("spect-mri", "SPECT-MRI", "MR
 METHODS = ("vgg19", "lahoud2019", "li2018")  # cheapest first
 NEW = ("li2018", "lahoud2019")
 PAPER = ("EN", "MI", "D", "OP")
-MACHINE = "2-core Intel Xeon (Sapphire Rapids), shared"
+MACHINE = "2-core Intel Xeon (Sapphire Rapids)"
 BEGIN = "<!-- BEGIN vgg19-family: written by docs/make_reproduction_family.py -->"
 END = "<!-- END vgg19-family -->"
 
@@ -132,15 +132,24 @@ def render(result: dict) -> str:
             "before any result was seen, to fit the run into a shared 2-core machine's time: `li2018` runs VGG19 "
             "to relu4_1, about 60 GFLOP per pair), and the same metrics as the tables above"
         )
-        + f", from one run of `python docs/make_reproduction_family.py{cmd}`, which evaluates `vgg19` on the same "
-        "pairs in the same process (its rows here are the same-pairs baseline; compare them with the all-pairs "
-        "tables above to see how representative the subset is). Neither paper reports results on these data or "
+        + (
+            f", from one run of `python docs/make_reproduction_family.py{cmd}`, which evaluates `vgg19` on the same "
+            "pairs in the same process (its rows here are the same-pairs baseline; compare them with the all-pairs "
+            "tables above to see how representative the subset is)."
+            if "source" not in result
+            else f", from the run that made the tables above (`{result['source']}`; every registered method, one "
+            "after another in one process, so `vgg19`'s speed is a same-run baseline), rendered by "
+            "`python docs/make_reproduction_family.py --render-only --rows`."
+        )
+        + " Neither paper reports results on these data or "
         "with these metrics, so there is nothing to reproduce numerically; the rows place the two methods beside "
         "the paper's method. "
         f"Run: {result['started']} – {result['finished']}, {MACHINE} (load average {result['load_start']:.1f} at "
         f"the start, {result['load_end']:.1f} at the end), JAX {jax.__version__} on {jax.default_backend()}. "
         "pairs/s: steady-state fusion throughput during the evaluation (batch 32, compilation and metrics "
-        "excluded); indicative only, the machine was shared. Per-pair rows of the new methods: "
+        "excluded); indicative only"
+        + (", the machine was shared" if max(result["load_start"], result["load_end"]) > 2.5 else "")
+        + ". Per-pair rows of the new methods: "
         "`docs/reproduction/<dataset>/vgg19_family.csv`.",
         "",
     ]
