@@ -1,7 +1,8 @@
 """Makes ``peers`` and ``compare`` importable from this folder under ``--import-mode=importlib``.
 
 This folder is not in ``testpaths`` (``tests/`` is), so a plain ``pytest`` never collects it; run
-``pytest benchmarks/ --benchmark-only`` explicitly.
+``pytest benchmarks/ -n 0 --benchmark-only`` explicitly (``-n 0``: in one process; pytest-benchmark
+turns itself off under the suite's default pytest-xdist workers).
 """
 
 import pathlib

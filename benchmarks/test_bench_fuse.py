@@ -1,6 +1,6 @@
 """pytest-benchmark suite: jaxfuse vs naive JAX (and PyTorch on CPU when installed).
 
-    pytest benchmarks/ --benchmark-only [--benchmark-json out.json]
+    pytest benchmarks/ -n 0 --benchmark-only [--benchmark-json out.json]
 
 Parametrised over image size (256, 512) and batch (1, 16, 64). Per case: inputs made and moved to
 the device once; one call outside the timed region compiles (JAX) and warms up, a second one

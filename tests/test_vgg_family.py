@@ -232,7 +232,7 @@ def test_gradients_are_finite(fuse):
     mri, pet = _random_pairs(1, 8, 16, seed=9)
     m = jnp.asarray(mri, jnp.float32) / 255
     p = jnp.asarray(pet, jnp.float32) / 255
-    grad = np.asarray(jax.grad(lambda x: jnp.sum(fuse(x, p)))(m))
+    grad = np.asarray(jax.jit(jax.grad(lambda x: jnp.sum(fuse(x, p))))(m))
     assert np.all(np.isfinite(grad)) and np.abs(grad).max() > 0
 
 

@@ -41,7 +41,7 @@ def test_zero_padding_is_applied_after_mean_subtraction():
 def test_custom_params_and_gradients():
     params = jaxfuse.Conv1_1Params(jnp.asarray(PARAMS.kernel[:3]), jnp.asarray(PARAMS.bias[:3]))
     images = jnp.asarray(np.random.default_rng(1).random((1, 8, 8, 3)), jnp.float32)
-    grad = jax.grad(lambda p: jnp.sum(jaxfuse.vgg19_conv1_1(images, params=p)))(params)
+    grad = jax.jit(jax.grad(lambda p: jnp.sum(jaxfuse.vgg19_conv1_1(images, params=p))))(params)  # jit: one program, not an eager dispatch per tap and its transpose
     assert all(bool(jnp.all(jnp.isfinite(g))) for g in jax.tree.leaves(grad))
     with pytest.raises(ValueError, match="holds only|hold only"):
         jaxfuse.vgg19_conv1_1(images, channels=4, params=params)

@@ -8,8 +8,8 @@ values, frame properties, orientations, its own options and sizes) stays in its 
 
 Compiles are shared: one jitted forward+inverse, one batched forward+inverse, one fusion and one
 gradient per transform (and shape, dtype), reused across the tests. The checks that need a compile
-of their own per transform (float64, batched, eager, gradients) are marked ``slow``: about four
-minutes of one CPU core for all five transforms.
+of their own per transform (float64, batched, eager, gradients) are marked ``slow``; those that
+repeat a check on the non-square shape are in the sweep (``pytest -m sweep``).
 """
 
 from __future__ import annotations
@@ -102,8 +102,17 @@ def test_registry_holds_every_transform():
 # ------------------------------------------------------------------------ perfect reconstruction
 
 
-@pytest.mark.parametrize("dtype", [np.float32, pytest.param(np.float64, marks=pytest.mark.slow)])
-@pytest.mark.parametrize("shape", SHAPES)
+#: The non-square shape's float64 and batched cases repeat what the square shape checks, each with
+#: a compile of its own: in the sweep (``pytest -m sweep``).
+CASES = [
+    (SHAPES[0], np.float32),
+    pytest.param(SHAPES[0], np.float64, marks=pytest.mark.slow),
+    (SHAPES[1], np.float32),
+    pytest.param(SHAPES[1], np.float64, marks=pytest.mark.sweep),
+]
+
+
+@pytest.mark.parametrize("shape, dtype", CASES)
 @pytest.mark.parametrize("name", NAMES)
 def test_perfect_reconstruction(name, shape, dtype):
     with jax.enable_x64(dtype == np.float64):
@@ -130,7 +139,7 @@ def test_jit_equals_eager(name):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("shape", [SHAPES[0], pytest.param(SHAPES[1], marks=pytest.mark.sweep)])
 @pytest.mark.parametrize("name", NAMES)
 def test_vmap_equals_loop(name, shape):
     xs = np.stack([rand(shape, seed=10 + i) for i in range(3)])

@@ -163,7 +163,7 @@ def check_mni(cases: int, seed: int) -> list[tuple[float, float]]:
 
 
 def test_mni_simulated_pet_recovered_within_1mm():
-    errors = check_mni(2, 0)
+    errors = check_mni(1, 0)  # one case (each compiles for its own PET grid); 20 in the sweep below
     assert all(mean < 1.0 and worst < 2.0 for mean, worst in errors), errors
 
 
