@@ -203,7 +203,7 @@ def shrink_csv(report_dir: pathlib.Path) -> str | None:
     if gz_path.exists():
         gz_path.unlink()
     if csv_path.exists() and csv_path.stat().st_size > MAX_CSV_BYTES:
-        with open(csv_path, "rb") as source, gzip.open(gz_path, "wb", compresslevel=9, mtime=0) as target:
+        with open(csv_path, "rb") as source, gzip.GzipFile(gz_path, "wb", compresslevel=9, mtime=0) as target:
             shutil.copyfileobj(source, target)
         csv_path.unlink()
         return f"metrics.csv was over {MAX_CSV_BYTES // 1000} kB: stored gzipped as metrics.csv.gz"
