@@ -1031,8 +1031,10 @@ def write_document(ctx: dict, path: pathlib.Path) -> None:
     A("python docs/make_reproduction.py")
     A("```")
     A("")
+    # this run's own two processes give a load of about 2 on 2 cores; more means other work shared them
+    shared = ", shared with other work" if max(ctx["load_start"], ctx["load_end"]) > machine["cores"] + 0.5 else ""
     A(f"This run: {ctx['started']}, {ctx['runtime_min']:.1f} min wall time on {machine['cpu']} "
-      f"({machine['cores']} usable cores, shared with other work; load average {ctx['load_start']:.1f} at "
+      f"({machine['cores']} usable cores{shared}; load average {ctx['load_start']:.1f} at "
       f"the start, {ctx['load_end']:.1f} at the end), JAX {machine['jax']} on {machine['backend']}, "
       f"NumPy {machine['numpy']}, SciPy {machine['scipy']}, jaxfuse {ctx['jaxfuse_version']}. The script "
       "picks up every method registered at run time, so methods registered later appear on the next run "
