@@ -10,14 +10,17 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import io
-import os
 import pathlib
+import sys
 from collections.abc import Callable
 
 import numpy as np
 
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+
 __all__ = ["SOURCE_MD5", "read_convolutions", "write_npz", "run_converter"]
+
+from _npz import write_npz  # noqa: E402  (weights/_npz.py; re-exported for the scripts)
 
 SOURCE_MD5 = "253f8cb515780f3b799900260a226db6"
 
@@ -42,21 +45,6 @@ def read_convolutions(source: pathlib.Path, shapes: dict[str, tuple[int, int]]) 
                 raise SystemExit(f"{source}: {name} has shapes {kernel.shape}, {bias.shape}")
             layers[name] = kernel, bias
     return layers
-
-
-def write_npz(out: pathlib.Path, arrays: dict[str, np.ndarray]) -> str:
-    """Writes ``arrays`` as an uncompressed npz (temporary file, then rename); returns its sha256 (hex).
-
-    ``np.savez`` writes zip entries with a fixed timestamp, so the same arrays give the same bytes.
-    """
-    buffer = io.BytesIO()
-    np.savez(buffer, **arrays)
-    data = buffer.getvalue()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, out)
-    return hashlib.sha256(data).hexdigest()
 
 
 def run_converter(convert: Callable[[pathlib.Path, pathlib.Path], str], *, doc: str, default_out: pathlib.Path, argv=None) -> int:

@@ -25,13 +25,13 @@ recorded in ``weights/palettes.md``.
 from __future__ import annotations
 
 import argparse
-import hashlib
-import io
-import os
 import pathlib
 import sys
 
 import numpy as np
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))  # the shared writer, when imported from elsewhere
+from _npz import write_npz  # noqa: E402
 
 DEFAULT_OUT = pathlib.Path(__file__).resolve().parents[1] / "jaxfuse" / "data" / "palettes.npz"
 
@@ -117,14 +117,7 @@ def build() -> dict[str, np.ndarray]:
 
 def write(out: pathlib.Path) -> str:
     """Write the npz and return its sha256 (hex)."""
-    buffer = io.BytesIO()
-    np.savez(buffer, **{name: np.ascontiguousarray(t) for name, t in sorted(build().items())})
-    data = buffer.getvalue()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, out)
-    return hashlib.sha256(data).hexdigest()
+    return write_npz(out, {name: np.ascontiguousarray(t) for name, t in sorted(build().items())})
 
 
 def main(argv: list[str] | None = None) -> int:
