@@ -27,7 +27,7 @@ from jax.typing import ArrayLike
 from jaxfuse.methods import batch_fuser
 from jaxfuse.volume.colormap import COLORMAPS, apply_colormap, window
 
-__all__ = ["slice_layout", "chunk_starts", "kernel_inputs", "chunk_inputs", "compile_chunk_inputs", "slice_fuser"]
+__all__ = ["slice_layout", "chunk_starts", "kernel_inputs", "chunk_inputs", "slice_fuser"]
 
 Fuser = Callable[[jax.Array, jax.Array], jax.Array]
 
@@ -166,26 +166,6 @@ def chunk_inputs(
     # NumPy scalars and arrays: jnp.asarray / jnp.int32 would each compile a small program
     windows = np.asarray(mri_window, np.float32), np.asarray(pet_window, np.float32)
     return _chunk_inputs(mri_slices, pet_slices, np.int32(start), *windows, cmap=cmap, size=size)
-
-
-def compile_chunk_inputs(shape: tuple[int, int, int], mri_dtype, *, size: int, cmap: str = "pet") -> None:
-    """Compiles :func:`chunk_inputs`'s program for ``[N, H, W]`` stacks ahead of the first call.
-
-    The MRI stack of dtype ``mri_dtype`` and a float32 PET stack (what the resampler returns), as
-    single-device arrays; the compiled program is cached by JAX, so the first real call runs it
-    without compiling. From shapes only: nothing of the volume's size is allocated.
-    """
-    _check_cmap(cmap)
-    window_type = jax.ShapeDtypeStruct((2,), jnp.float32)
-    _chunk_inputs.lower(
-        jax.ShapeDtypeStruct(shape, mri_dtype),
-        jax.ShapeDtypeStruct(shape, jnp.float32),
-        jax.ShapeDtypeStruct((), jnp.int32),
-        window_type,
-        window_type,
-        cmap=cmap,
-        size=size,
-    ).compile()
 
 
 def _size_error(fuser: Fuser, height: int, width: int) -> ValueError | None:

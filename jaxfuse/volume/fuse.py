@@ -26,9 +26,9 @@ The path of :func:`fuse_volumes`, one step each:
    that memory order, so the host copy is a block copy.
 
 Compilation: the method's fuser is built and its kernel compiled on a worker thread as soon as the
-MRI's slice size is known, and the colour step's program on another, while the PET is read and
-resampled on the calling thread (XLA compiles without holding the GIL, so the three compilations
-overlap); the fuser is kept for later volumes with the same slice size and options. Nothing here changes JAX's configuration; JAX's own persistent
+MRI's slice size is known, while the PET is read and resampled on the calling thread (XLA compiles
+without holding the GIL, so the two compilations overlap); the fuser is kept for later volumes with
+the same slice size and options. Nothing here changes JAX's configuration; JAX's own persistent
 compilation cache (``JAX_COMPILATION_CACHE_DIR``) works as usual if the user switches it on.
 
 Memory: the MRI and the resampled PET as float32 on the device, the output as uint8 RGB on the
@@ -52,7 +52,7 @@ import numpy as np
 from jaxfuse.io._volume import Volume, check_affine, finite_float32
 from jaxfuse.io.images import ImageError
 from jaxfuse.methods import METHODS, batch_fuser
-from jaxfuse.volume.batches import Fuser, chunk_inputs, chunk_starts, compile_chunk_inputs, slice_fuser, slice_layout
+from jaxfuse.volume.batches import Fuser, chunk_inputs, chunk_starts, slice_fuser, slice_layout
 from jaxfuse.volume.colormap import COLORMAPS
 from jaxfuse.volume.resample import grid_to_grid, resample_with_field_of_view
 from jaxfuse.volume.slicing import AXES, slices_to_volume, to_canonical, volume_to_slices
@@ -349,11 +349,6 @@ def fuse_volumes(
             fuser = _FUSERS.get(key) if key is not None else None
         if fuser is None:  # built and compiled on a worker while the PET is read and resampled
             prepared = _in_background(_prepared_fuser, method, options, key=key, **shapes)
-    # the colour step's program too (on its own worker: with the resampling's on this thread, the
-    # three compilations share the cores instead of following one another)
-    colour_ready = _in_background(
-        compile_chunk_inputs, slice_view.shape, jax.dtypes.canonicalize_dtype(slice_view.dtype), size=size, cmap=pet_cmap
-    )
     pet = as_volume(pet, role="PET")
     timings: dict[str, float] = dict.fromkeys(("resample", "window", "colour", "fuse", "assemble"), 0.0)
     no_overlap = _no_overlap(mri, pet, transform)
@@ -396,9 +391,6 @@ def fuse_volumes(
     kept_axis = order.index(dim)
     for start in chunk_starts(total, size):
         clock = time.perf_counter()
-        if colour_ready is not None:  # waiting for its compilation counts as colouring
-            colour_ready.result()  # (raises the worker's errors)
-            colour_ready = None
         mri_unit, pet_image = jax.block_until_ready(
             chunk_inputs(mri_slices, pet_slices, start, size=size, mri_window=mri_lohi, pet_window=pet_lohi, cmap=pet_cmap)
         )

@@ -419,33 +419,3 @@ def test_slice_layout_maps_slice_pixels_to_the_canonical_voxels_they_show(axis):
     index = np.indices(slices.shape).reshape(3, -1)
     canonical = (layout[:3, :3] @ index + layout[:3, 3:]).astype(int)
     np.testing.assert_array_equal(volume[tuple(canonical)], slices.reshape(-1))
-
-
-def test_chunk_inputs_compiled_ahead_is_not_compiled_again():
-    """fuse_volumes compiles the colour step from shapes on a worker; the first real call must then
-    run that program instead of compiling its own (counted by JAX's backend-compile events)."""
-    import jax
-
-    from jaxfuse.volume.batches import chunk_inputs, compile_chunk_inputs
-
-    compiles = []
-
-    def listener(event: str, duration: float, **kwargs) -> None:
-        if event == "/jax/core/compile/backend_compile_duration":
-            compiles.append(duration)
-
-    shape = (7, 13, 11)  # a shape no other test uses, so nothing is cached yet
-    jax.monitoring.register_event_duration_secs_listener(listener)
-    try:
-        compile_chunk_inputs(shape, np.float32, size=4, cmap="hot")
-        ahead = len(compiles)
-        mri = jax.device_put(np.random.default_rng(0).random(shape, dtype=np.float32))
-        pet = jax.device_put(np.random.default_rng(1).random(shape, dtype=np.float32))
-        got = chunk_inputs(mri, pet, 3, size=4, mri_window=(0.0, 1.0), pet_window=(0.0, 1.0), cmap="hot")
-        jax.block_until_ready(got)
-    finally:
-        jax.monitoring.unregister_event_duration_listener(listener)
-    assert ahead >= 1 and len(compiles) == ahead, compiles
-    want = kernel_inputs(np.asarray(mri)[3:7], np.asarray(pet)[3:7], mri_window=(0.0, 1.0), pet_window=(0.0, 1.0), cmap="hot")
-    for g, w in zip(got, want):
-        np.testing.assert_array_equal(np.asarray(g), np.asarray(w))
