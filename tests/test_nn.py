@@ -37,7 +37,7 @@ def test_parameters_are_a_pytree_of_params():
 def test_gradients_wrt_a_b_and_weights_are_finite_and_nonzero():
     mri, pet = _pair()
     model = VGG19Fusion()
-    grads = nnx.grad(lambda m: jnp.mean(m(mri, pet)))(model)
+    grads = nnx.jit(nnx.grad(lambda m: jnp.mean(m(mri, pet))))(model)  # one program, not eager dispatches
     leaves = jax.tree.leaves(nnx.state(grads, nnx.Param))
     assert len(leaves) == 4
     for leaf in leaves:
