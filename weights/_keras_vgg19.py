@@ -1,4 +1,4 @@
-"""What both VGG19 conversion scripts share: the md5-checked Keras file, its layers, the npz write.
+"""What both VGG19 conversion scripts share: the md5-checked Keras file, its layers, the command line.
 
 The source is ``vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5``, the file Keras publishes for
 ``keras.applications.VGG19`` (md5 :data:`SOURCE_MD5`). Each convolution ``<name>`` is stored in
@@ -11,16 +11,11 @@ from __future__ import annotations
 import argparse
 import hashlib
 import pathlib
-import sys
 from collections.abc import Callable
 
 import numpy as np
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
-
-__all__ = ["SOURCE_MD5", "read_convolutions", "write_npz", "run_converter"]
-
-from _npz import write_npz  # noqa: E402  (weights/_npz.py; re-exported for the scripts)
+__all__ = ["SOURCE_MD5", "read_convolutions", "run_converter"]
 
 SOURCE_MD5 = "253f8cb515780f3b799900260a226db6"
 

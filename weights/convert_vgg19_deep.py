@@ -36,8 +36,9 @@ import sys
 
 import numpy as np
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))  # the shared helper, when imported from elsewhere
-from _keras_vgg19 import SOURCE_MD5, read_convolutions, run_converter, write_npz  # noqa: E402
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))  # the shared helpers, when imported from elsewhere
+from _keras_vgg19 import SOURCE_MD5, read_convolutions, run_converter  # noqa: E402
+from _npz import write_npz  # noqa: E402
 
 __all__ = ["SOURCE_MD5", "HALF_RELATIVE", "HALF_ABSOLUTE", "DEFAULT_OUT", "LAYERS", "read_layers", "convert", "main"]
 

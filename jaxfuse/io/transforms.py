@@ -29,6 +29,7 @@ import warnings
 
 import numpy as np
 
+from jaxfuse.io.atomic import atomic_write
 from jaxfuse.io.images import ImageError
 
 __all__ = ["RIGID_TOLERANCE", "read_transform", "write_transform"]
@@ -122,8 +123,6 @@ def read_transform(path: os.PathLike | str, *, ndim: int) -> np.ndarray:
 def write_transform(path: os.PathLike | str, matrix: np.ndarray, *, plane: bool = False) -> None:
     """Writes ``matrix`` atomically as 4x4 plain text (``numpy.savetxt``; a 3x3 2-D matrix is
     embedded with an identity third axis). ``plane`` only changes the comment line."""
-    from jaxfuse.io.atomic import atomic_write
-
     matrix = np.asarray(matrix, np.float64)
     if matrix.shape == (3, 3):
         full = np.eye(4)
