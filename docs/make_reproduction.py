@@ -145,20 +145,17 @@ def run_evaluation(key: str, mri_dir: pathlib.Path, pet_dir: pathlib.Path, fused
     return evaluation, crashed
 
 
-FAMILY_METHODS = ("vgg19", "li2018", "lahoud2019")
-
-
 def write_family_rows(path: pathlib.Path, key: str, label: str, evaluation, *, started: str, load_start: float) -> None:
-    """Adds one dataset's rows and timings of :data:`FAMILY_METHODS` to ``path`` (the JSON of
+    """Adds one dataset's rows and timings of the family script's methods to ``path`` (the JSON of
     ``docs/make_reproduction_family.py --rows``), written after each dataset so a long run keeps them."""
+    from make_reproduction_family import METHODS as FAMILY_METHODS  # docs/, beside this script
+    from make_reproduction_family import run_record
+
     result = json.loads(path.read_text()) if path.is_file() else {}
     if result.get("started") != started:  # a file from another run is replaced, not merged
         result = {"started": started, "load_start": load_start, "stride": 1, "datasets": {},
                   "source": "python docs/make_reproduction.py --family-rows"}
-    runs = {run.method: {"rows": run.rows, "pairs": run.fused_pairs, "seconds": run.seconds,
-                         "compile_seconds": run.compile_seconds, "failures": run.failures,
-                         "load": os.getloadavg()[0]}
-            for run in evaluation.runs if run.method in FAMILY_METHODS and run.fused_pairs}
+    runs = {run.method: run_record(run) for run in evaluation.runs if run.method in FAMILY_METHODS and run.fused_pairs}
     result["datasets"][key] = {"label": label, "total_pairs": len(evaluation.names), "runs": runs}
     result["finished"] = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
     result["load_end"] = os.getloadavg()[0]

@@ -46,6 +46,18 @@ def log(message: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
+def run_record(run) -> dict:
+    """One method's entry of the rows JSON, from an ``evaluate_folders`` ``MethodRun``."""
+    return {
+        "rows": run.rows,
+        "pairs": run.fused_pairs,
+        "seconds": run.seconds,
+        "compile_seconds": run.compile_seconds,
+        "failures": run.failures,
+        "load": os.getloadavg()[0],
+    }
+
+
 def evaluate(limit: int, stride: int, rows_path: pathlib.Path | None) -> dict:
     import tempfile
 
@@ -74,14 +86,7 @@ def evaluate(limit: int, stride: int, rows_path: pathlib.Path | None) -> dict:
             start = time.perf_counter()
             evaluation = evaluate_folders(mri_dir, pet_dir, methods=[method], figure_pairs=0)
             run = evaluation.runs[0]
-            runs[method] = {
-                "rows": run.rows,
-                "pairs": run.fused_pairs,
-                "seconds": run.seconds,
-                "compile_seconds": run.compile_seconds,
-                "failures": run.failures,
-                "load": os.getloadavg()[0],
-            }
+            runs[method] = run_record(run)
             log(
                 f"{key}: {method:<11} {run.fused_pairs} pairs, {run.pairs_per_second:8.2f} pairs/s, "
                 f"{time.perf_counter() - start:6.1f} s in all, {len(run.failures)} failures"
