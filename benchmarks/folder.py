@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib
 import io
 import json
 import os
@@ -90,22 +91,30 @@ def _run_cli(argv: list[str]) -> dict:
     }
 
 
+def _outputs_module():
+    """This tree's module of folder-mode output writers (``write_output``, ``OUTPUT_FORMATS``,
+    ``image_from_fused_nifti``): ``jaxfuse.io.outputs``, or ``jaxfuse.pipeline`` in trees where
+    ``--format`` came before that module; None in trees before ``--format`` (PNG only)."""
+    for name in ("jaxfuse.io.outputs", "jaxfuse.pipeline"):
+        try:
+            module = importlib.import_module(name)
+        except ImportError:
+            continue
+        if hasattr(module, "write_output"):
+            return module
+    return None
+
+
 def _writer(args: list[str]):
     """``(path, image) -> None`` and the suffix, as this tree's folder mode writes with ``args``."""
     level = int(args[args.index("--png-level") + 1]) if "--png-level" in args else 1
     form = args[args.index("--format") + 1] if "--format" in args else "png"
-    try:
-        from jaxfuse.io.outputs import OUTPUT_FORMATS, write_output  # trees with --format
-    except ImportError:
-        try:
-            from jaxfuse.pipeline import OUTPUT_FORMATS, write_output  # --format before io.outputs
-        except ImportError:
-            OUTPUT_FORMATS = None
-    if OUTPUT_FORMATS is None:  # older trees: write_png only
+    outputs = _outputs_module()
+    if outputs is None:  # older trees: write_png only
         from jaxfuse.io.images import write_png
 
         return (lambda path, image: write_png(path, image, compress_level=level)), ".png"
-    return (lambda path, image: write_output(path, image, format=form, png_level=level)), OUTPUT_FORMATS[form]
+    return (lambda path, image: outputs.write_output(path, image, format=form, png_level=level)), outputs.OUTPUT_FORMATS[form]
 
 
 def _stages(
@@ -309,12 +318,7 @@ def read_outputs(folder: pathlib.Path) -> dict:
         elif suffix == "npy":
             out[stem] = np.load(path, allow_pickle=False)
         elif suffix in ("nii", "nii.gz"):
-            try:
-                from jaxfuse.io.outputs import image_from_fused_nifti
-            except ImportError:  # trees before io.outputs
-                from jaxfuse.pipeline import image_from_fused_nifti
-
-            out[stem] = image_from_fused_nifti(nibabel.load(path))
+            out[stem] = _outputs_module().image_from_fused_nifti(nibabel.load(path))
         else:
             raise SystemExit(f"unexpected output {path}")
     return out
