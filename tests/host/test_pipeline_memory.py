@@ -87,7 +87,10 @@ def test_output_folder_disappearing_stops_the_run_naming_it(tmp_path):
     def fuse(mri, pet):
         calls.append(1)
         if len(calls) == 2:
-            shutil.rmtree(out_dir)
+            # batch 1's writes may be running on the pool meanwhile: a single rmtree can race them
+            # (a temp file renamed under it, or created after its listing), so remove until gone
+            while out_dir.exists():
+                shutil.rmtree(out_dir, ignore_errors=True)
         return _gray_to_rgb(mri, pet)
 
     with pytest.raises(OutputError, match="the output folder disappeared during the run; the run stopped") as info:
