@@ -7,10 +7,12 @@ A window maps values in the image's own units (Bq/ml, SUVbw, MRI signal, or the 
 volume (or a whole 2-D image), never per slice, so brightness does not change from slice to slice.
 
 Host side: parsing is plain Python; resolving reads the values with NumPy. An exact percentile is an
-order statistic of the whole volume: ``np.percentile`` (introselect, linear interpolation, the same
-definition as ``jnp.percentile``) takes 0.11 s for 8.7 million voxels where ``jnp.percentile`` (a full
-sort in XLA) takes 3.6 s on the 2-core CPU this was measured on. The windowing and colouring
-themselves run in JAX (:mod:`jaxfuse.volume.colormap`).
+order statistic of the whole volume, interpolated linearly between neighbours (the definition of
+``np.percentile`` and ``jnp.percentile``): the 0th and 100th are the minimum and maximum (one pass),
+the others come from one introselect (``np.partition``) for all their ranks together. For 8.7
+million voxels that is 0.03 s where ``np.percentile(x, [0, 99.5])`` (one selection per rank) takes
+0.15 s and ``jnp.percentile`` (a full sort in XLA) 3.6 s, on the 2-core CPU this was measured on.
+The windowing and colouring themselves run in JAX (:mod:`jaxfuse.volume.colormap`).
 """
 
 from __future__ import annotations
@@ -144,7 +146,7 @@ def resolve_window(values: ArrayLike, spec: WindowSpec | None, *, mask: ArrayLik
         low, high = float(selected.min()), float(selected.max())
     else:
         # a masked selection is already a copy, so it may be partitioned in place
-        low, high = (float(v) for v in np.percentile(selected, [spec.low, spec.high], overwrite_input=mask is not None))
+        low, high = _percentiles(selected, (spec.low, spec.high), in_place=mask is not None)
     if not high > low:
         high = low + 1.0
     return low, high
@@ -175,3 +177,35 @@ def colour_scalar_image(image: ArrayLike, *, cmap: str, window_spec: WindowSpec 
     low, high = resolve_window(values, spec)
     unit = window(jnp.asarray(values, jnp.float32), low=low, high=high)
     return apply_colormap(unit, name=cmap)
+
+
+def _percentiles(values: np.ndarray, percents: Sequence[float], *, in_place: bool) -> list[float]:
+    """The ``percents`` (0..100) of the 1-D ``values`` as ``np.percentile``'s linear method defines
+    them: at rank ``r = p / 100 * (n - 1)``, ``x[k] + (r - k) * (x[k + 1] - x[k])`` with ``k = floor r``
+    and ``x`` the sorted values; the interpolation in float64.
+
+    Ranks 0 and ``n - 1`` are the minimum and maximum (one pass). Each other ``x[k]`` comes from one
+    single-rank ``np.partition`` of what lies above the previous rank, and ``x[k + 1]`` is then the
+    minimum of the part above ``k``: a multi-rank partition costs several times more. In place when
+    ``in_place`` (``values`` is then reordered), else on a copy.
+    """
+    count = values.size
+    ranks = [p / 100.0 * (count - 1) for p in percents]
+    inner = sorted({math.floor(r) for r in ranks if 0.0 < r < count - 1})
+    ordered = values if in_place or not inner else values.copy()
+    neighbours: dict[int, tuple[float, float]] = {}
+    start = 0
+    for below in inner:
+        ordered[start:].partition(below - start)
+        neighbours[below] = float(ordered[below]), float(ordered[below + 1 :].min())
+        start = below + 1
+    results = []
+    for rank in ranks:
+        if rank <= 0.0:
+            results.append(float(values.min()))
+        elif rank >= count - 1:
+            results.append(float(values.max()))
+        else:
+            low, high = neighbours[math.floor(rank)]
+            results.append(low + (rank - math.floor(rank)) * (high - low))
+    return results
