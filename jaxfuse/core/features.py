@@ -102,13 +102,20 @@ def conv1_1_padded(padded: jax.Array, kernel: jax.Array, offsets: jax.Array) -> 
     inputs, height, width = padded.shape[0], padded.shape[1] - 2, padded.shape[2] - 2
     if inputs == 1:
         kernel = jnp.sum(kernel, axis=1, keepdims=True)
+    # The shifted planes and the kernel's scalars are split out once (one unstack each) rather
+    # than indexed per filter, and the multiply-adds are lax primitives rather than jnp operators
+    # (each a small jit of its own to trace): the same arithmetic in the same order, traced about
+    # three times faster (the kernel's tracing and lowering precede its first batch).
+    shifted = [padded[c, dy : dy + height, dx : dx + width] for c in range(inputs) for dy in range(3) for dx in range(3)]
+    taps = len(shifted)
+    weights = jax.lax.unstack(kernel.reshape(-1))  # kernel[o, c, dy, dx] at o * taps + (c, dy, dx)
+    shape = (height, width)
     planes = []
-    for o in range(kernel.shape[0]):
-        total = offsets[o]
-        for c in range(inputs):
-            for dy in range(3):
-                for dx in range(3):
-                    total = total + padded[c, dy : dy + height, dx : dx + width] * kernel[o, c, dy, dx]
+    for o, offset in enumerate(jax.lax.unstack(offsets)):
+        total = offset
+        for t, plane in enumerate(shifted):
+            weight = jax.lax.broadcast_in_dim(weights[o * taps + t], shape, ())
+            total = jax.lax.add(total, jax.lax.mul(plane, weight))
         planes.append(total)
     # One stacked array: XLA then materialises the features once instead of re-deriving each plane
     # inside every consumer (min, max, weighted sum), about twice as fast on CPU.
