@@ -188,8 +188,11 @@ def resample(
             indices (continuous, 0-based, voxel centres at integers); last row ``[0, ..., 0, 1]``.
         out_shape: the output grid's shape, ``d`` positive ints (static under ``jax.jit``).
         chunk_voxels: outputs bigger than this many voxels are computed a few slices (along output
-            axis 0) at a time, which bounds the gather intermediates; the result changes only by
-            float rounding (XLA may fuse the chunked program differently).
+            axis 0) at a time, which bounds the gather intermediates that a gradient keeps; the
+            result changes only by float rounding (XLA fuses the chunked program differently).
+            Without a gradient XLA fuses the whole resampling into one loop that keeps none, so a
+            forward-only caller may pass the output's size (one chunk: the same peak memory,
+            faster to run and to compile, as :func:`jaxfuse.volume.fuse.fuse_volumes` does).
 
     Returns:
         ``[*out_shape]`` float32 (float64 for a float64 array under x64), in the array's units.
