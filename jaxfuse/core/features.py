@@ -104,8 +104,8 @@ def conv1_1_padded(padded: jax.Array, kernel: jax.Array, offsets: jax.Array) -> 
         kernel = jnp.sum(kernel, axis=1, keepdims=True)
     # The shifted planes and the kernel's scalars are split out once (one unstack each) rather
     # than indexed per filter, and the multiply-adds are lax primitives rather than jnp operators
-    # (each a small jit of its own to trace): the same arithmetic in the same order, traced about
-    # three times faster (the kernel's tracing and lowering precede its first batch).
+    # (each a small jit of its own to trace): the same arithmetic in the same order, traced 2.5x
+    # faster at 64 filters, 0.1 s less at 3 (the kernel's tracing and lowering precede its first batch).
     shifted = [padded[c, dy : dy + height, dx : dx + width] for c in range(inputs) for dy in range(3) for dx in range(3)]
     taps = len(shifted)
     weights = jax.lax.unstack(kernel.reshape(-1))  # kernel[o, c, dy, dx] at o * taps + (c, dy, dx)

@@ -9,9 +9,10 @@ volume (or a whole 2-D image), never per slice, so brightness does not change fr
 Host side: parsing is plain Python; resolving reads the values with NumPy. An exact percentile is an
 order statistic of the whole volume, interpolated linearly between neighbours (the definition of
 ``np.percentile`` and ``jnp.percentile``): the 0th and 100th are the minimum and maximum (one pass),
-the others come from one introselect (``np.partition``) for all their ranks together. For 8.7
-million voxels that is 0.03 s where ``np.percentile(x, [0, 99.5])`` (one selection per rank) takes
-0.15 s and ``jnp.percentile`` (a full sort in XLA) 3.6 s, on the 2-core CPU this was measured on.
+each other one takes one single-rank introselect (``np.partition``) and the minimum above it. For
+8.7 million voxels that is 0.03 s where ``np.percentile(x, [0, 99.5])`` (a multi-rank partition,
+several times slower than single-rank ones) takes 0.15 s and ``jnp.percentile`` (a full sort in
+XLA) 3.6 s, on the 2-core CPU this was measured on.
 The windowing and colouring themselves run in JAX (:mod:`jaxfuse.volume.colormap`).
 """
 
