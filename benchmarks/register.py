@@ -169,6 +169,7 @@ def summary(errors, times):
         "error_mean_of_means": float(np.mean(means)),
         "error_worst_mean": float(np.max(means)),
         "error_worst_max": float(np.max([e[1] for e in errors])),
+        "cases_mean_under_0_5": int(sum(m < 0.5 for m in means)),
         "per_case": [{"mean": round(a, 4), "max": round(b, 4)} for a, b in errors],
         "time_median_s": float(statistics.median(times)) if times else None,
         "time_iqr_s": [float(np.percentile(times, 25)), float(np.percentile(times, 75))] if times else None,
@@ -199,6 +200,7 @@ def run(args) -> dict:
         "jaxfuse_options": {k: getattr(options, k) for k in options.__dataclass_fields__},
         "jaxfuse_resolved": {
             f"{d}d": {
+                "iterations": register_module._iterations(options, d),
                 "smoothing": register_module._smoothing(options, d),
                 "max_samples": register_module._max_samples(options, d),
                 "jitter": register_module._jitter(options, d),
@@ -208,7 +210,7 @@ def run(args) -> dict:
     }
     try:
         result["commit"] = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], cwd=HERE, capture_output=True, text=True, check=True
+            ["git", "describe", "--always", "--dirty"], cwd=HERE, capture_output=True, text=True, check=True
         ).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         result["commit"] = None
@@ -256,11 +258,12 @@ def run(args) -> dict:
         fp, mp = pad(fixed), pad(moving)
 
         def jax_all():
-            out = []
+            out, flags = [], []
             for s in range(0, padded, batch):
-                t, _ = register_rigid_batch(fp[s : s + batch], mp[s : s + batch])
+                t, report = register_rigid_batch(fp[s : s + batch], mp[s : s + batch])
                 out.append(np.asarray(jax.block_until_ready(t), np.float64))
-            return np.concatenate(out)[:n]
+                flags.append(np.asarray(report.converged))
+            return np.concatenate(out)[:n], np.concatenate(flags)[:n]
 
         t0 = time.perf_counter()
         jax_all()
@@ -273,7 +276,7 @@ def run(args) -> dict:
         for i in range(n + 1):
             if i == 0 or i in marks:
                 t0 = time.perf_counter()
-                transforms = jax_all()
+                transforms, converged = jax_all()
                 jax_times.append(time.perf_counter() - t0)
             if i == n:
                 break
@@ -281,12 +284,23 @@ def run(args) -> dict:
             sitk_t.append(sitk_register(fixed[i], eye, moving[i], eye))
             sitk_times.append(time.perf_counter() - t0)
         jt = statistics.median(jax_times)
+        jax_errors = errors_2d(transforms, truths, owner, masks)
+        # A motion counts as reported converged when both its registration and the unmoved one were.
+        motion_converged = [
+            bool(converged[i] and converged[owner.index(owner[i])]) for i in range(n) if i != owner.index(owner[i])
+        ]
+        motion_names = [names[owner[i]] for i in range(n) if i != owner.index(owner[i])]
         result["2d"] = {
             "pairs": args.pairs_2d,
             "registrations": n,
             "batch": batch,
+            "motion_pairs": motion_names,
             "jaxfuse": {
-                **summary(errors_2d(transforms, truths, owner, masks), []),
+                **summary(jax_errors, []),
+                "motion_converged": motion_converged,
+                "misses_reported_converged": [
+                    name for name, (m, _), c in zip(motion_names, jax_errors, motion_converged) if c and m >= 0.5
+                ],
                 "seconds_all": jt,
                 "pairs_per_s": n / jt,
                 "first_call_compile_s": compile_s,
