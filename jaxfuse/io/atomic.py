@@ -21,8 +21,8 @@ import hashlib
 import os
 import pathlib
 import re
+import secrets
 import socket
-import tempfile
 import time
 from collections.abc import Callable, Iterable
 from typing import BinaryIO
@@ -65,28 +65,6 @@ class OutputError(OSError):
         return f"{self.path}: {self.problem}"
 
 
-def _umask_by_setting() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-# os.umask can only be read by setting it, which races with other threads: read it once at import,
-# and at write time from /proc where the kernel reports it (Linux).
-_IMPORT_UMASK = _umask_by_setting()
-
-
-def _current_umask() -> int:
-    try:
-        with open("/proc/self/status", encoding="ascii") as status:
-            for line in status:
-                if line.startswith("Umask:"):
-                    return int(line.split()[1], 8)
-    except (OSError, ValueError):
-        pass
-    return _IMPORT_UMASK
-
-
 def _host_tag() -> str:
     """8 hex digits naming this machine and PID namespace (pids are only comparable within one)."""
     try:
@@ -108,6 +86,24 @@ def _name_destination(error: OSError, path: pathlib.Path) -> OSError:
     return error
 
 
+def _create_temporary(path: pathlib.Path) -> tuple[int, str]:
+    """A new, empty temporary beside ``path`` named as the module docstring says: ``(fd, name)``.
+
+    Created with mode 0666 and ``O_EXCL``, so the kernel applies the process's umask at creation
+    as it does to any new file (``tempfile.mkstemp`` makes 0600, and fixing that afterwards needs
+    the umask, which can only be read by setting it, racing other threads, or from Linux's
+    ``/proc/self/status``)."""
+    prefix = f".{path.name[:_NAME_KEEP]}.jxf{_HOST_TAG}-{os.getpid()}."
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOFOLLOW", 0)
+    for _ in range(100):
+        name = os.path.join(path.parent, f"{prefix}{secrets.token_hex(4)}.tmp")
+        try:
+            return os.open(name, flags, 0o666), name
+        except FileExistsError:
+            continue
+    raise FileExistsError(errno.EEXIST, "no free temporary name", str(path))
+
+
 def atomic_write(path: os.PathLike | str, write: Callable[[BinaryIO], object]) -> None:
     """Calls ``write(handle)`` on a temporary file beside ``path``, then renames it to ``path``.
 
@@ -120,13 +116,11 @@ def atomic_write(path: os.PathLike | str, write: Callable[[BinaryIO], object]) -
         Exception: whatever ``write`` raises other than ``OSError`` (e.g. an encoder's error).
     """
     path = pathlib.Path(path)
-    prefix = f".{path.name[:_NAME_KEEP]}.jxf{_HOST_TAG}-{os.getpid()}."
     try:
-        descriptor, tmp_name = tempfile.mkstemp(prefix=prefix, suffix=".tmp", dir=path.parent)
+        descriptor, tmp_name = _create_temporary(path)
     except OSError as error:
         raise _name_destination(error, path) from None
     try:
-        os.fchmod(descriptor, 0o666 & ~_current_umask())  # mkstemp makes 0600; a new file should follow the umask
         with os.fdopen(descriptor, "wb") as handle:
             write(handle)
         os.replace(tmp_name, path)

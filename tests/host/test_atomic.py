@@ -78,6 +78,30 @@ def test_temporary_name_carries_the_writer_pid(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.png"]
 
 
+@pytest.mark.parametrize("umask, mode", [(0o022, 0o644), (0o077, 0o600), (0o002, 0o664), (0o000, 0o666)])
+def test_new_files_follow_the_umask_set_after_import(tmp_path, umask, mode):
+    old = os.umask(umask)
+    try:
+        atomic_write(tmp_path / "out.png", lambda handle: handle.write(b"ok"))
+    finally:
+        os.umask(old)
+    assert oct(os.stat(tmp_path / "out.png").st_mode & 0o777) == oct(mode)
+
+
+def test_a_taken_temporary_name_is_skipped(tmp_path, monkeypatch):
+    draws = iter(["aaaaaaaa", "aaaaaaaa", "bbbbbbbb"])
+    monkeypatch.setattr(atomic.secrets, "token_hex", lambda n: next(draws))
+    seen = []
+    atomic_write(tmp_path / "one.png", lambda handle: handle.write(b"1"))
+    # the second write draws the first name again: that temporary exists (left by a writer that
+    # is still alive), so it draws another instead of opening it
+    taken = tmp_path / f".two.png.jxf{atomic._HOST_TAG}-{os.getpid()}.aaaaaaaa.tmp"
+    taken.write_bytes(b"someone else's")
+    atomic_write(tmp_path / "two.png", lambda handle: seen.append(os.readlink(f"/proc/self/fd/{handle.fileno()}")) or handle.write(b"2"))
+    assert pathlib.Path(seen[0]).name.endswith(".bbbbbbbb.tmp")
+    assert taken.read_bytes() == b"someone else's" and (tmp_path / "two.png").read_bytes() == b"2"
+
+
 def test_a_very_long_name_still_gets_a_temporary(tmp_path):
     name = "x" * 240 + ".png"  # the temporary keeps 100 characters of it: within NAME_MAX
     atomic_write(tmp_path / name, lambda handle: handle.write(b"ok"))
