@@ -285,11 +285,11 @@ def run(args) -> dict:
             sitk_times.append(time.perf_counter() - t0)
         jt = statistics.median(jax_times)
         jax_errors = errors_2d(transforms, truths, owner, masks)
-        # A motion counts as reported converged when both its registration and the unmoved one were.
-        motion_converged = [
-            bool(converged[i] and converged[owner.index(owner[i])]) for i in range(n) if i != owner.index(owner[i])
-        ]
-        motion_names = [names[owner[i]] for i in range(n) if i != owner.index(owner[i])]
+        # Each moved case with its pair's unmoved one, in errors_2d's order. A motion counts as
+        # reported converged when both its registration and the unmoved one were.
+        motions = [(i, owner.index(owner[i])) for i in range(n) if i != owner.index(owner[i])]
+        motion_converged = [bool(converged[i] and converged[k0]) for i, k0 in motions]
+        motion_names = [names[owner[i]] for i, _ in motions]
         result["2d"] = {
             "pairs": args.pairs_2d,
             "registrations": n,
