@@ -127,7 +127,7 @@ def run_user(mri_path: str, pet_path: str, out_path: str) -> dict[str, float]:
     return {key: times[key] for key in STAGES}
 
 
-def run_gzip_levels(fused_path: str, out_dir: str, levels=(0, 1, 3, 6), repeats: int = 3) -> dict:
+def run_gzip_levels(fused_path: str, out_dir: str, levels=(0, 1, 2, 3, 6), repeats: int = 3) -> dict:
     """write_rgb_nifti of a fused volume at each gzip level: median seconds and bytes."""
     import nibabel as nib
     import numpy as np

@@ -199,7 +199,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_split_options(fuse)
     fuse.add_argument(
         "--png-level", type=int, choices=range(10), default=1, metavar="0-9",
-        help="PNG zlib level (default 1: zlib's RLE strategy, the fastest; 2-9 smaller files, slower)",
+        help="PNG compression level on zlib's scale (default 1, the fastest: 1-3 ISA-L, 4-9 zlib, smaller files, slower)",
     )  # fmt: skip
     _add_method_options(fuse)
     from jaxfuse.registration.cli import add_registration_options  # --register: jaxfuse/registration/cli.py

@@ -365,7 +365,7 @@ def fuse_folder_pairs(
         workers: decoding/encoding threads (>= 1).
         progress: optional progress bar, advanced per finished pair.
         report: a report to add to (e.g. one holding pairing failures).
-        png_level: zlib level of the written PNGs (0-9).
+        png_level: level of the written PNGs (0-9, zlib's scale: 1-3 ISA-L, 4-9 zlib).
         output_format: a key of :data:`OUTPUT_FORMATS` (see :func:`write_output`); the jobs' output
             paths should carry its suffix (``pair_folders(..., suffix=OUTPUT_FORMATS[format])``).
         max_pixels: pixel budget of each input file, checked from its header.

@@ -1,13 +1,14 @@
 """gzip-compressing one large buffer on several threads, with the same bytes for any thread count.
 
 The input (a few parts read as one byte stream: a header, then the voxels) is cut into blocks of
-:data:`GZIP_BLOCK_BYTES`. Each block is compressed on its own (raw deflate, zlib from the standard
-library), primed with the 32 KiB of input before it as the dictionary (so back-references across
-a block edge are kept, and the size is within a fraction of a percent of one serial stream), and
-ends on a byte boundary (a sync flush; the last block finishes the stream). The blocks'
-outputs, in order, form one ordinary deflate stream inside one gzip member (RFC 1952): any gzip
-reader reads it. zlib releases the GIL while it compresses, so blocks run in parallel on threads;
-the blocks do not depend on how many threads ran them, so the file's bytes do not either.
+:data:`GZIP_BLOCK_BYTES`. Each block is compressed on its own (raw deflate; ISA-L at levels 1-3,
+zlib otherwise, see :mod:`jaxfuse.io._deflate`), primed with the 32 KiB of input before it as the
+dictionary (so back-references across a block edge are kept, and the size is within a fraction of a
+percent of one serial stream), and ends on a byte boundary (a sync flush; the last block finishes
+the stream). The blocks' outputs, in order, form one ordinary deflate stream inside one gzip member
+(RFC 1952): any gzip reader reads it. Both libraries release the GIL while they compress, so blocks
+run in parallel on threads; the blocks do not depend on how many threads ran them, so the file's
+bytes do not either.
 
 The gzip header matches Python's ``gzip.GzipFile(filename="", mtime=0)``: no name, no time, so the
 same input gives the same file on every run.
@@ -20,6 +21,8 @@ import os
 import struct
 import zlib
 from collections.abc import Iterator, Sequence
+
+from jaxfuse.io._deflate import compressobj, crc32
 
 __all__ = ["GZIP_BLOCK_BYTES", "gzip_threads", "gzip_chunks"]
 
@@ -67,12 +70,8 @@ class _Stream:
 
 
 def _compress_block(stream: _Stream, start: int, stop: int, level: int) -> bytes:
-    if start:
-        compressor = zlib.compressobj(
-            level, zlib.DEFLATED, -zlib.MAX_WBITS, zdict=stream.take(max(0, start - _WINDOW), start)
-        )
-    else:
-        compressor = zlib.compressobj(level, zlib.DEFLATED, -zlib.MAX_WBITS)
+    zdict = bytes(stream.take(max(0, start - _WINDOW), start)) if start else None
+    compressor = compressobj(level, wbits=-zlib.MAX_WBITS, zdict=zdict)
     body = compressor.compress(stream.take(start, stop))
     return body + compressor.flush(zlib.Z_FINISH if stop == stream.size else zlib.Z_SYNC_FLUSH)
 
@@ -84,7 +83,7 @@ def gzip_chunks(
 
     Args:
         parts: buffers (``bytes``, C-contiguous NumPy arrays, ...), compressed as one stream.
-        level: zlib level 0-9.
+        level: 0-9 on zlib's scale (:func:`jaxfuse.io._deflate.compressobj`: 0 stored, 1-3 ISA-L, 4-9 zlib).
         threads: threads compressing blocks (default :func:`gzip_threads`); the bytes do not
             depend on it.
         block_bytes: input bytes per block (the bytes depend on it).
@@ -103,14 +102,14 @@ def gzip_chunks(
     if threads == 1 or len(bounds) == 1:
         crc = 0
         for start, stop in bounds:
-            crc = zlib.crc32(stream.take(start, stop), crc)
+            crc = crc32(stream.take(start, stop), crc)
             yield _compress_block(stream, start, stop, level)
     else:
         with concurrent.futures.ThreadPoolExecutor(max_workers=threads, thread_name_prefix="jaxfuse-gzip") as pool:
             blocks = [pool.submit(_compress_block, stream, start, stop, level) for start, stop in bounds]
             crc = 0
             for part in stream.parts:  # on this thread while the workers compress
-                crc = zlib.crc32(part, crc)
+                crc = crc32(part, crc)
             for block in blocks:
                 yield block.result()
     yield struct.pack("<II", crc & 0xFFFFFFFF, stream.size & 0xFFFFFFFF)

@@ -35,7 +35,7 @@ def write_output(path: os.PathLike | str, image: np.ndarray, *, format: str = "p
             one axial slice in the radiological layout of :mod:`jaxfuse.volume.slicing`, voxel
             ``[i, j, 0]`` = pixel ``[H - 1 - j, W - 1 - i]``, identity affine, 1 mm pixels, so a
             viewer shows it as the PNG is shown; read back with :func:`image_from_fused_nifti`).
-        png_level: zlib level 0-9 of a PNG.
+        png_level: level 0-9 of a PNG (zlib's scale, :func:`jaxfuse.io.png.png_chunks`).
     """
     if format == "png":
         write_png(path, image, compress_level=png_level)

@@ -1,25 +1,28 @@
-"""A PNG encoder for 8-bit gray and RGB images: NumPy row filter + the standard library's zlib.
+"""A PNG encoder for 8-bit gray and RGB images: NumPy row filter + a fast deflate.
 
 Pillow chooses a filter for each row by trying all five (its adaptive heuristic), about half of
 its encode time at low zlib levels. Here every row uses the Up filter (the byte above subtracted,
-one vectorised NumPy subtraction; fused images are smooth vertically as much as horizontally) and
-level 1 uses zlib's run-length strategy. Measured on 256x256 RGB fusions (``benchmarks/folder.py``,
-``benchmarks/RESULTS.md``): about 2.7x faster than Pillow at level 1, files about 15% larger (levels 2-9
-use zlib's default strategy for smaller files). The pixels are the same whatever the level:
-PNG is lossless, and any PNG reader decodes these files (one or more IDAT chunks, standard CRCs).
+one vectorised NumPy subtraction; fused images are smooth vertically as much as horizontally), and
+the rows are compressed by ISA-L at levels 1-3 and zlib at 4-9 (:mod:`jaxfuse.io._deflate`).
+Measured on 256x256 RGB fusions of the Harvard pairs (2-core AMD EPYC Zen 4, one thread): level 1
+takes 0.46 ms per image for 80 kB, against 1.3 ms and 85 kB with zlib's level 1 and its
+run-length strategy (this encoder before) and 4.3 ms and 74 kB with Pillow's level 1. The
+pixels are the same whatever the level: PNG is lossless, and any PNG reader decodes these files
+(one or more IDAT chunks, standard CRCs).
 
 Rows are filtered and compressed in blocks of about 1 MB, so encoding a 4096x4096 image holds one
-block beside the output. NumPy and zlib release the GIL while they work, so threads can encode in
-parallel.
+block beside the output. NumPy, ISA-L and zlib release the GIL while they work, so threads can
+encode in parallel.
 """
 
 from __future__ import annotations
 
 import struct
-import zlib
 from collections.abc import Iterator
 
 import numpy as np
+
+from jaxfuse.io._deflate import compressobj, crc32
 
 __all__ = ["encode_png", "png_chunks"]
 
@@ -29,12 +32,7 @@ _BLOCK_BYTES = 1 << 20  # rows filtered and compressed at a time
 
 
 def _chunk(kind: bytes, data: bytes) -> bytes:
-    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(data, zlib.crc32(kind)))
-
-
-def _compressor(level: int):
-    strategy = zlib.Z_RLE if level == 1 else zlib.Z_DEFAULT_STRATEGY
-    return zlib.compressobj(level, zlib.DEFLATED, 15, 9, strategy)
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc32(data, crc32(kind)))
 
 
 def png_chunks(image: np.ndarray, *, level: int = 1) -> Iterator[bytes]:
@@ -42,8 +40,8 @@ def png_chunks(image: np.ndarray, *, level: int = 1) -> Iterator[bytes]:
 
     Args:
         image: uint8 ``[H, W]`` (gray) or ``[H, W, 3]`` (RGB), H and W >= 1.
-        level: zlib level 0-9 (0 stores, 1 is the fastest compression and uses zlib's RLE
-            strategy, 2-9 the default strategy).
+        level: 0-9 on zlib's scale: 0 stores, 1-3 are ISA-L's levels (1 the fastest), 4-9 zlib's
+            (smaller files, slower).
 
     Raises:
         TypeError: ``image`` is not uint8.
@@ -60,7 +58,7 @@ def png_chunks(image: np.ndarray, *, level: int = 1) -> Iterator[bytes]:
     colour_type = 0 if image.ndim == 2 else 2
     rows = np.ascontiguousarray(image).reshape(height, -1)
     yield _SIGNATURE + _chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, colour_type, 0, 0, 0))
-    compressor = _compressor(level)
+    compressor = compressobj(level, wbits=15)
     step = max(1, _BLOCK_BYTES // rows.shape[1])
     filtered = np.empty((min(step, height), rows.shape[1] + 1), np.uint8)
     filtered[:, 0] = _UP

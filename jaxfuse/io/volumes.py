@@ -55,15 +55,15 @@ __all__ = [
 #: nibabel's structured dtype for NIfTI ``RGB24`` (datatype 128): one byte each of R, G, B.
 RGB_DTYPE = np.dtype([("R", "u1"), ("G", "u1"), ("B", "u1")])
 
-#: zlib level of :func:`write_rgb_nifti` for ``.nii.gz``. Measured on the fused MNI152 volume
-#: (197 x 233 x 189 RGB, 26.0 MB of voxels; ``benchmarks/volume.py``, 2-core Intel Xeon Sapphire
-#: Rapids, shared and loaded, medians of 3 whole writes in two runs): level 0 0.11-0.19 s, 26.0 MB;
-#: level 1 0.62-0.93 s, 6.19 MB; level 3 0.66-0.88 s, 6.12 MB; level 6 1.24-1.40 s, 6.14 MB;
-#: uncompressed ``.nii`` 0.04 s. Levels 1 to 6 differ by 1% in size while level 6 takes 1.5-2x as
-#: long, and level 3 is within the noise of level 1 for 1% less; level 0 only wraps the raw bytes
-#: (a plain ``.nii`` is then the better file). So the default is 1, the fastest real compression
-#: (nibabel's default too). (zlib's RLE strategy was 0.6x the time of level 1 but 12% larger.)
-NIFTI_GZIP_LEVEL = 1
+#: Level of :func:`write_rgb_nifti` for ``.nii.gz``, on zlib's 0-9 scale (1-3 are ISA-L's levels,
+#: 4-9 zlib's; :mod:`jaxfuse.io._deflate`). Measured on the fused MNI152 volume (197 x 233 x 189
+#: RGB, 26.0 MB of voxels; ``benchmarks/volume.py``, 2-core AMD EPYC Zen 4, quiet, best of 3 whole
+#: writes on 2 threads / 1 thread): level 0 (stored) 0.035 / 0.033 s, 26.0 MB; ISA-L 1 0.025 /
+#: 0.043 s, 6.47 MB; ISA-L 2 0.023 / 0.035 s, 6.43 MB; ISA-L 3 0.047 / 0.076 s, 6.46 MB; zlib 6
+#: 0.14 / 0.38 s, 6.15 MB; uncompressed ``.nii`` 0.011 s. ISA-L's level 2 is the fastest and the
+#: smallest of its three here, 5% larger than zlib's level 6 at a sixth of the time, so it is the
+#: default. (zlib's level 1, the default before ISA-L, took 0.12 / 0.20 s for 6.19 MB.)
+NIFTI_GZIP_LEVEL = 2
 
 _SPATIAL_SCALE_TO_MM = {"meter": 1000.0, "mm": 1.0, "micron": 1e-3, "unknown": 1.0}
 _CHUNK = 1 << 24  # bytes per read, and the size of a float64 slab while scaling
@@ -275,7 +275,7 @@ def write_rgb_nifti(
         description: stored in the header's ``descrip`` (UTF-8, cut to 79 bytes, NUL-terminated).
         xform_code: NIfTI code for both transforms: 1 scanner anatomical (the MRI's own space,
             the default), 2 aligned to another file, 3 Talairach, 4 MNI-152.
-        compress_level: zlib level 0-9 for ``.nii.gz``.
+        compress_level: level 0-9 for ``.nii.gz`` (zlib's scale: 0 stored, 1-3 ISA-L, 4-9 zlib).
         threads: threads compressing a ``.nii.gz`` (default: the CPUs available, at most 8); the
             file's bytes are the same for any number (see :mod:`jaxfuse.io._gzip`).
 

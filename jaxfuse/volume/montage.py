@@ -113,7 +113,7 @@ def write_slices(folder: os.PathLike | str, slices: np.ndarray, *, prefix: str =
         folder: destination folder.
         slices: uint8 ``[N, H, W, 3]``.
         prefix: file name start.
-        compress_level: PNG zlib level 0-9.
+        compress_level: PNG level 0-9 (zlib's scale, :func:`jaxfuse.io.png.png_chunks`).
 
     Returns:
         The paths written, in slice order.

@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from jaxfuse.io._deflate import compressobj
 from jaxfuse.io._gzip import _WINDOW, gzip_chunks
 
 
@@ -21,7 +22,7 @@ def _compress(parts, **options) -> bytes:
 @given(
     sizes=st.lists(st.integers(0, 2 * _WINDOW), min_size=1, max_size=3),
     block=st.sampled_from([1, 7, 1000, _WINDOW - 1, _WINDOW + 1, 3 * _WINDOW]),
-    level=st.sampled_from([0, 1, 3, 6, 9]),
+    level=st.sampled_from([0, 1, 2, 3, 4, 6, 9]),  # stored, ISA-L 1-3, zlib 4-9
     seed=st.integers(0, 2**16),
 )
 def test_any_parts_round_trip_and_do_not_depend_on_threads(sizes, block, level, seed):
@@ -43,12 +44,14 @@ def test_numpy_parts_and_header_fields():
     assert int.from_bytes(stream[-8:-4], "little") == zlib.crc32(b"head" + data.tobytes())
 
 
-def test_size_close_to_one_serial_stream():
+@pytest.mark.parametrize("level", [1, 6])  # ISA-L, zlib
+def test_size_close_to_one_serial_stream(level):
     rng = np.random.default_rng(0)
     data = np.repeat(rng.integers(0, 8, 400_000, dtype=np.uint8), 8).tobytes()
-    serial = len(gzip.compress(data, compresslevel=6, mtime=0))
-    blocked = len(_compress([data], level=6, threads=2, block_bytes=1 << 18))
-    assert serial <= blocked <= serial * 1.01 + 100
+    compressor = compressobj(level, wbits=-zlib.MAX_WBITS)  # the same library, one serial stream
+    serial = len(compressor.compress(data) + compressor.flush()) + 18  # + gzip header and trailer
+    blocked = len(_compress([data], level=level, threads=2, block_bytes=1 << 18))
+    assert serial * 0.99 <= blocked <= serial * 1.01 + 100
 
 
 def test_corruption_is_detected():
