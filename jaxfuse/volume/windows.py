@@ -8,11 +8,15 @@ volume (or a whole 2-D image), never per slice, so brightness does not change fr
 
 Host side: parsing is plain Python; resolving reads the values with NumPy. An exact percentile is an
 order statistic of the whole volume, interpolated linearly between neighbours (the definition of
-``np.percentile`` and ``jnp.percentile``): the 0th and 100th are the minimum and maximum (one pass),
-each other one takes one single-rank introselect (``np.partition``) and the minimum above it. For
-8.7 million voxels that is 0.03 s where ``np.percentile(x, [0, 99.5])`` (a multi-rank partition,
-several times slower than single-rank ones) takes 0.15 s and ``jnp.percentile`` (a full sort in
-XLA) 3.6 s, on the 2-core CPU this was measured on.
+``np.percentile`` and ``jnp.percentile``): the 0th and 100th are the minimum and maximum, each
+other one a pair of neighbouring order statistics. On a large volume a strided sample of 16384
+values brackets each rank, the values below the bracket are counted and only those inside it are
+partitioned (exact whatever the sample: a bracket that misses the rank falls back to partitioning
+all the values); the extremes of a masked selection likewise come from the few values beyond the
+sample's. For the default ``p0,p99.5`` of 8.7 million voxels, 60% of them inside a scattered
+field of view, that is 0.03 s where copying out the selection and partitioning it took 0.09 s,
+``np.percentile(x, [0, 99.5])`` several times more and ``jnp.percentile`` (a full sort in XLA)
+seconds (2-core AMD EPYC Zen 4).
 The windowing and colouring themselves run in JAX (:mod:`jaxfuse.volume.colormap`).
 """
 
@@ -139,15 +143,14 @@ def resolve_window(values: ArrayLike, spec: WindowSpec | None, *, mask: ArrayLik
     if spec is not None and not spec.percentile:
         return float(spec.low), float(spec.high)
     values = np.asarray(values)
-    # ravel in memory order: no copy for a Fortran-ordered volume (as the NIfTI reader returns)
-    selected = values[np.asarray(mask, dtype=bool)] if mask is not None else values.ravel(order="K")
-    if selected.size == 0:
+    mask = None if mask is None else np.asarray(mask, dtype=bool)
+    count = values.size if mask is None else int(np.count_nonzero(mask))
+    if count == 0:
         raise ValueError("no values to take a window from (empty image or field of view)")
     if spec is None:
-        low, high = float(selected.min()), float(selected.max())
+        low, high = _min_max(values, mask)
     else:
-        # a masked selection is already a copy, so it may be partitioned in place
-        low, high = _percentiles(selected, (spec.low, spec.high), in_place=mask is not None)
+        low, high = _percentiles(values, mask, count, (spec.low, spec.high))
     if not high > low:
         high = low + 1.0
     return low, high
@@ -180,33 +183,101 @@ def colour_scalar_image(image: ArrayLike, *, cmap: str, window_spec: WindowSpec 
     return apply_colormap(unit, name=cmap)
 
 
-def _percentiles(values: np.ndarray, percents: Sequence[float], *, in_place: bool) -> list[float]:
-    """The ``percents`` (0..100) of the 1-D ``values`` as ``np.percentile``'s linear method defines
-    them: at rank ``r = p / 100 * (n - 1)``, ``x[k] + (r - k) * (x[k + 1] - x[k])`` with ``k = floor r``
-    and ``x`` the sorted values; the interpolation in float64.
+#: Selections larger than this find an inner order statistic through a bracket taken from a sample.
+BRACKET_ABOVE = 1 << 18
+_SAMPLE = 1 << 14  # values sampled to choose the bracket
 
-    Ranks 0 and ``n - 1`` are the minimum and maximum (one pass). Each other ``x[k]`` comes from one
-    single-rank ``np.partition`` of what lies above the previous rank, and ``x[k + 1]`` is then the
-    minimum of the part above ``k``: a multi-rank partition costs several times more. In place when
-    ``in_place`` (``values`` is then reordered), else on a copy.
+
+def _sorted_sample(values: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
+    """Up to :data:`_SAMPLE` of the selected values, evenly strided through the array, sorted."""
+    picks = np.linspace(0, values.size - 1, min(values.size, _SAMPLE)).astype(np.intp)
+    sample = values.flat[picks] if mask is None else values.flat[picks][mask.flat[picks]]
+    sample.sort()
+    return sample
+
+
+def _min_max(values: np.ndarray, mask: np.ndarray | None) -> tuple[float, float]:
+    """Minimum and maximum of the selected values.
+
+    With a mask, the selection's extremes lie at or beyond the extremes of a sample of it, so only
+    the few values there are copied out (a masked reduction, ``np.where`` or copying the whole
+    selection are each several times slower on a large volume with a scattered mask).
     """
-    count = values.size
+    if mask is None:
+        return float(values.min()), float(values.max())
+    sample = _sorted_sample(values, mask)
+    if sample.size == 0:
+        selected = values[mask]
+        return float(selected.min()), float(selected.max())
+    return (
+        float(values[(values <= sample[0]) & mask].min()),
+        float(values[(values >= sample[-1]) & mask].max()),
+    )
+
+
+def _neighbours(selected: np.ndarray, rank: int) -> tuple[float, float]:
+    """``x[rank]`` and ``x[rank + 1]`` of the sorted 1-D ``selected`` (reordered in place): one
+    single-rank introselect, then the minimum of what lies above it."""
+    selected.partition(rank)
+    return float(selected[rank]), float(selected[rank + 1 :].min())
+
+
+def _bracketed_neighbours(values: np.ndarray, mask: np.ndarray | None, count: int, rank: int) -> tuple[float, float] | None:
+    """``x[rank]`` and ``x[rank + 1]`` of the sorted selection, from the values inside a bracket
+    ``[lo, hi]`` that a strided sample puts around that rank, or None where the bracket misses it.
+
+    Exact whatever the sample: the values below ``lo`` are counted, those in the bracket are
+    partitioned, and the answer is taken only when both ranks are inside the bracket (else the
+    caller partitions everything). For the top half-percent of 8.7 million voxels this reads the
+    volume four times in vectorised passes, where a partition of all of them moves every value.
+    """
+    sample = _sorted_sample(values, mask)
+    if sample.size < 2:
+        return None
+    at = rank / (count - 1) * (sample.size - 1)
+    margin = 4.0 * math.sqrt(sample.size) + 2.0  # about 8 standard deviations of the sample's rank
+    lo = sample[max(0, math.floor(at - margin))]
+    hi = sample[min(sample.size - 1, math.ceil(at + 1 + margin))]
+    within = values >= lo
+    if mask is not None:
+        within &= mask
+    below = count - int(np.count_nonzero(within))
+    within &= values <= hi
+    bracket = values[within]
+    if not below <= rank < rank + 1 < below + bracket.size:
+        return None
+    return _neighbours(bracket, rank - below)
+
+
+def _percentiles(values: np.ndarray, mask: np.ndarray | None, count: int, percents: Sequence[float]) -> list[float]:
+    """The ``percents`` (0..100) of the selected values (``mask``, or all) as ``np.percentile``'s
+    linear method defines them: at rank ``r = p / 100 * (count - 1)``, ``x[k] + (r - k) * (x[k + 1]
+    - x[k])`` with ``k = floor r`` and ``x`` the sorted values; the interpolation in float64.
+
+    Ranks 0 and ``count - 1`` are the minimum and maximum (one pass). Each other ``x[k]``, ``x[k +
+    1]`` pair comes from a bracket around rank ``k`` for large selections
+    (:func:`_bracketed_neighbours`), else from a single-rank ``np.partition`` of a copy of the
+    selection and the minimum above ``k`` (a multi-rank partition costs several times more).
+    ``values`` is never reordered.
+    """
     ranks = [p / 100.0 * (count - 1) for p in percents]
-    inner = sorted({math.floor(r) for r in ranks if 0.0 < r < count - 1})
-    ordered = values if in_place or not inner else values.copy()
     neighbours: dict[int, tuple[float, float]] = {}
-    start = 0
-    for below in inner:
-        ordered[start:].partition(below - start)
-        neighbours[below] = float(ordered[below]), float(ordered[below + 1 :].min())
-        start = below + 1
+    for below in sorted({math.floor(r) for r in ranks if 0.0 < r < count - 1}):
+        found = _bracketed_neighbours(values, mask, count, below) if count > BRACKET_ABOVE else None
+        neighbours[below] = found if found is not None else _neighbours(_selection(values, mask), below)
+    extremes = _min_max(values, mask) if any(r <= 0.0 or r >= count - 1 for r in ranks) else None
     results = []
     for rank in ranks:
         if rank <= 0.0:
-            results.append(float(values.min()))
+            results.append(extremes[0])
         elif rank >= count - 1:
-            results.append(float(values.max()))
+            results.append(extremes[1])
         else:
             low, high = neighbours[math.floor(rank)]
             results.append(low + (rank - math.floor(rank)) * (high - low))
     return results
+
+
+def _selection(values: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
+    """A 1-D copy of the selected values (memory order: no reordering pass for a Fortran-ordered volume)."""
+    return values[mask] if mask is not None else values.ravel(order="K").copy()

@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from jaxfuse.volume import windows
 from jaxfuse.volume.windows import parse_window, resolve_window
 
 
@@ -23,7 +24,7 @@ def reference_percentile(values: np.ndarray, percent: float) -> float:
 percents = st.floats(0.0, 100.0, allow_nan=False).map(lambda p: round(p, 3))
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=400, deadline=None)
 @given(
     size=st.integers(1, 400),
     seed=st.integers(0, 2**31 - 1),
@@ -31,19 +32,30 @@ percents = st.floats(0.0, 100.0, allow_nan=False).map(lambda p: round(p, 3))
     ties=st.booleans(),
     masked=st.booleans(),
     dtype=st.sampled_from([np.float32, np.float64, np.int16]),
+    sample=st.sampled_from([None, 1, 2, 5, 64]),
+    fortran=st.booleans(),
 )
-def test_percentile_window_is_the_order_statistic(size, seed, bounds, ties, masked, dtype):
+def test_percentile_window_is_the_order_statistic(size, seed, bounds, ties, masked, dtype, sample, fortran):
+    """``sample``: None takes the small-selection path; a number forces the bracketed path (large
+    selections) with a sample that small, so brackets miss often and must be caught."""
     rng = np.random.default_rng(seed)
     values = rng.normal(size=size) * 1000.0
     values = (np.round(values / 100.0) if ties else values).astype(dtype)
     mask = rng.random(size) < 0.7 if masked else None
     if mask is not None and not mask.any():
         mask[0] = True
+    if fortran and size % 4 == 0:  # a 3-D Fortran-ordered volume (the NIfTI reader's), mask in C order
+        values = np.asfortranarray(values.reshape(2, 2, -1))
+        mask = None if mask is None else mask.reshape(2, 2, -1)
     before = values.copy()
-    low, high = resolve_window(values, parse_window(f"p{bounds[0]},p{bounds[1]}"), mask=mask)
+    with pytest.MonkeyPatch.context() as patch:
+        if sample is not None:
+            patch.setattr(windows, "BRACKET_ABOVE", 0)
+            patch.setattr(windows, "_SAMPLE", sample)
+        low, high = resolve_window(values, parse_window(f"p{bounds[0]},p{bounds[1]}"), mask=mask)
     np.testing.assert_array_equal(values, before)  # the caller's array is never reordered
     selected = values[mask] if mask is not None else values
-    want = [reference_percentile(selected, p) for p in bounds]
+    want = [reference_percentile(selected, p) for p in bounds]  # (ravel order does not matter: sorted)
     scale = max(1.0, float(np.abs(selected.astype(np.float64)).max()))
     if want[1] > want[0]:
         assert abs(low - want[0]) <= 1e-12 * scale and abs(high - want[1]) <= 1e-12 * scale
@@ -81,3 +93,20 @@ def test_windows_in_units_and_errors():
     assert resolve_window(np.zeros(3), parse_window("2,12")) == (2.0, 12.0)
     with pytest.raises(ValueError, match="no values"):
         resolve_window(np.zeros(3), parse_window("p0,p99"), mask=np.zeros(3, bool))
+
+
+@pytest.mark.parametrize("spec", ["p0,p99.5", "p1,p99", "p50,p100", None])
+def test_large_masked_volume_takes_the_bracket_and_matches_numpy(spec, monkeypatch):
+    """A volume past BRACKET_ABOVE: the bracketed order statistics and the sampled extremes equal
+    np.percentile of the selection (the hypothesis test above forces brackets that miss)."""
+    rng = np.random.default_rng(11)
+    volume = rng.gamma(2.0, 1.0, size=(90, 80, 70)).astype(np.float32)
+    inside = rng.random(volume.shape) < 0.6
+    assert np.count_nonzero(inside) > windows.BRACKET_ABOVE
+    found = []
+    original = windows._bracketed_neighbours
+    monkeypatch.setattr(windows, "_bracketed_neighbours", lambda *args: found.append(original(*args)) or found[-1])
+    want = np.percentile(volume[inside].astype(np.float64), [0, 100] if spec is None else [float(p[1:]) for p in spec.split(",")])
+    assert resolve_window(volume, parse_window(spec), mask=inside) == pytest.approx(want, rel=1e-12, abs=0)
+    inner = 0 if spec is None else sum(0 < float(p[1:]) < 100 for p in spec.split(","))
+    assert len(found) == inner and all(pair is not None for pair in found)  # the bracket held each rank
