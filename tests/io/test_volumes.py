@@ -205,6 +205,27 @@ def test_corrupt_gzip(tmp_path, pet_gz, where):
         read_volume(path)
 
 
+@pytest.mark.parametrize("extra_mib", [0.5, 64])
+def test_trailing_data_after_the_voxels(tmp_path, pet_gz, extra_mib):
+    """Zeros after the declared voxels: a little is read (and the CRC checked), a bomb's worth
+    (64 MiB inflating from 64 kB) is refused after the first megabyte."""
+    stream = gzip.decompress(pet_gz) + bytes(int(extra_mib * (1 << 20)))
+    path = tmp_path / "trailing.nii.gz"
+    path.write_bytes(gzip.compress(stream, compresslevel=9, mtime=0))
+    assert path.stat().st_size < len(pet_gz) + 100_000  # the zeros cost at most 64 kB of file
+    if extra_mib < 1:
+        np.testing.assert_array_equal(read_volume(path).data, read_volume_bytes(tmp_path, pet_gz).data)
+    else:
+        with pytest.raises(ImageError, match=r"trailing\.nii\.gz: decompresses to more than 1,048,576 bytes beyond"):
+            read_volume(path)
+
+
+def read_volume_bytes(tmp_path, data: bytes):
+    path = tmp_path / "same.nii.gz"
+    path.write_bytes(data)
+    return read_volume(path)
+
+
 def test_not_nifti_and_wrong_names(tmp_path):
     text = tmp_path / "notes.nii"
     text.write_text("not an image\n" * 40)
