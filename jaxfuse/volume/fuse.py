@@ -50,6 +50,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxfuse._host_buffers import aligned_copy
 from jaxfuse.io._volume import Volume, check_affine, finite_float32
 from jaxfuse.io.images import ImageError
 from jaxfuse.methods import METHODS, batch_fuser
@@ -369,7 +370,7 @@ def fuse_volumes(
     clock = time.perf_counter()
     # The slice stack is the working grid, so each chunk of slices is one contiguous block. Only
     # the device copy of the MRI is kept from here on (the host arrays go if nobody else holds them).
-    mri_slices = jax.device_put(np.ascontiguousarray(slice_view))
+    mri_slices = jax.device_put(aligned_copy(slice_view))  # on a CPU: used in place, not copied again
     del mri, canonical_mri, slice_view
 
     mri_to_pet_world = canonical_affine if transform is None else transform @ canonical_affine
