@@ -288,8 +288,10 @@ def _run_single(args: argparse.Namespace) -> int:
 
 
 def _run_folders(args: argparse.Namespace) -> int:
-    from jaxfuse.io.atomic import clean_stale_temporaries, refuse_overwriting_inputs
+    from jaxfuse.cli import CliError, UsageError
+    from jaxfuse.io.atomic import clean_stale_temporaries, refuse_overwriting_inputs, run_level_error
     from jaxfuse.io.images import ImageError
+    from jaxfuse.pipeline import pair_failure
 
     if args.mri_dir is None or args.pet_dir is None or args.out_dir is None:
         raise _cli_error("folder mode needs --mri-dir, --pet-dir and --out-dir", usage=True)
@@ -319,6 +321,17 @@ def _run_folders(args: argparse.Namespace) -> int:
             fused += 1
         except ImageError as error:  # this pair's input: reported, the others go on
             failures.append((name, str(error)))
+        except UsageError:  # the command line itself: no pair can go on
+            raise
+        except CliError as error:  # e.g. a registration that did not converge, a size a method refuses
+            failures.append((name, str(error)))
+        except OSError as error:  # a full disk or a vanished output folder stops the run; else this pair's
+            stop = run_level_error(error, out)
+            if stop is not None:
+                raise stop from None
+            failures.append((name, pair_failure(error)))
+        except Exception as error:  # noqa: BLE001 - the rule: whatever went wrong, this pair's failure
+            failures.append((name, pair_failure(error, stage="fusing")))
     print(f"{prefix}fused {fused} volume pairs, skipped {skipped}, failed {len(failures)}")
     for name, reason in failures:
         print(f"jaxfuse: failed {name}: {reason}", file=sys.stderr)

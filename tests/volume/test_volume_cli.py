@@ -199,3 +199,63 @@ def test_demo_fuses_the_shipped_volume_sample(tmp_path, capsys):
     assert rgb[30:70, 30:90, 30:70].mean() > 40  # the brain is coloured, not black
     with Image.open(tmp_path / "demo" / "montage.png") as picture:
         assert picture.mode == "RGB" and picture.width > 600
+
+
+def _two_pair_folders(volumes, tmp_path):
+    mri_dir, pet_dir = tmp_path / "mri", tmp_path / "pet"
+    mri_dir.mkdir(), pet_dir.mkdir()
+    for name in ("a", "b", "c"):
+        (mri_dir / f"{name}.nii.gz").write_bytes(volumes["mri"].read_bytes())
+        (pet_dir / f"{name}.nii.gz").write_bytes(volumes["pet"].read_bytes())
+    return mri_dir, pet_dir, tmp_path / "out"
+
+
+@pytest.mark.parametrize(
+    ("error", "needle"),
+    [
+        (RuntimeError("XLA ran out of memory"), "b: fusing failed (RuntimeError: XLA ran out of memory)"),
+        (PermissionError(13, "Permission denied"), "b: Permission denied"),
+        (ValueError("method dwt cannot fuse 7x9 slices"), "b: method dwt cannot fuse 7x9 slices"),
+    ],
+)
+def test_folder_mode_goes_on_past_any_failure_of_one_pair(volumes, tmp_path, capsys, monkeypatch, error, needle):
+    """Whatever goes wrong with one volume pair is that pair's failure: the others are written, the
+    summary counts it, one line on stderr names it, and the exit code is 1."""
+    import jaxfuse.volume.fuse
+
+    mri_dir, pet_dir, out_dir = _two_pair_folders(volumes, tmp_path)
+    real = jaxfuse.volume.fuse.fuse_volumes
+
+    def fails_on_b(mri, pet, **options):
+        if pathlib.Path(mri).name == "b.nii.gz":
+            raise error
+        return real(mri, pet, **options)
+
+    monkeypatch.setattr(jaxfuse.volume.fuse, "fuse_volumes", fails_on_b)
+    code, stdout, err = run_cli(capsys, "fuse", "--mri-dir", mri_dir, "--pet-dir", pet_dir, "--out-dir", out_dir)
+    assert code == 1
+    assert sorted(p.name for p in out_dir.iterdir()) == ["a.nii.gz", "c.nii.gz"]
+    assert "fused 2 volume pairs, skipped 0, failed 1" in stdout
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("jaxfuse: failed b: ") and needle in lines[0], err
+
+
+def test_folder_mode_stops_on_a_full_disk(volumes, tmp_path, capsys, monkeypatch):
+    import errno
+    import os
+
+    import jaxfuse.io.volumes
+
+    mri_dir, pet_dir, out_dir = _two_pair_folders(volumes, tmp_path)
+
+    def full(*args, **kwargs):
+        yield b"\x1f\x8b partial"
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(jaxfuse.io.volumes, "gzip_chunks", full)
+    code, stdout, err = run_cli(capsys, "fuse", "--mri-dir", mri_dir, "--pet-dir", pet_dir, "--out-dir", out_dir)
+    assert code != 0
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and "no space left on device; the run stopped" in lines[0], err
+    assert list(out_dir.iterdir()) == []  # nothing half-written: the temporary went, no second pair tried
+    assert "fused" not in stdout
