@@ -5,7 +5,9 @@ checked finite), a float64 ``[4, 4]`` affine voxel -> RAS+ mm (checked invertibl
 values and a description. Every problem with an input raises
 :class:`~jaxfuse.io.images.ImageError` whose message starts with the path. Headers are checked
 before any voxel is read: a header declaring more than ``max_voxels`` voxels (default
-:data:`DEFAULT_MAX_VOXELS`, 512 x 512 x 1024, 1 GiB as float32) is refused without allocating.
+:data:`DEFAULT_MAX_VOXELS`, 512 x 512 x 1024, 1 GiB as float32) is refused without allocating, and so
+is one declaring more than :data:`MAX_EXTENSION_BYTES` of header extensions (nibabel would read
+them all into memory).
 
 NIfTI specifics: the affine is nibabel's (``sform`` if its code is set, else ``qform``, else the
 voxel sizes alone), converted to mm when the header's spatial unit is metres or microns (unknown is
@@ -48,6 +50,8 @@ __all__ = [
     "DEFAULT_MAX_VOXELS",
     "RGB_DTYPE",
     "NIFTI_GZIP_LEVEL",
+    "MAX_EXTENSION_BYTES",
+    "TRAILING_BYTES_ALLOWED",
     "read_volume",
     "read_nifti",
     "write_rgb_nifti",
@@ -74,6 +78,11 @@ _GZIP_ERRORS = (EOFError, zlib.error, isal_zlib.error, gzip.BadGzipFile)
 #: Decompressed bytes a ``.nii.gz`` may hold beyond the voxels its header declares before it is
 #: refused (a small stream that inflates without end is a decompression bomb).
 TRAILING_BYTES_ALLOWED = 1 << 20
+#: Bytes of header extensions (between the fixed header and the voxels) a NIfTI file may declare.
+#: nibabel reads them all into memory, and trusts each extension's declared size, so a 2 MB file
+#: declaring a 400 MB extension took 4.3 s and 590 MB before this check; real extensions (a DICOM
+#: header, JSON sidecars, comments) are kilobytes.
+MAX_EXTENSION_BYTES = 16 << 20
 
 
 def read_volume(path: os.PathLike | str, *, frame: int | None = None, max_voxels: int = DEFAULT_MAX_VOXELS) -> Volume:
@@ -116,10 +125,13 @@ def read_nifti(path: os.PathLike | str, *, frame: int | None = None, max_voxels:
         raise ImageError(path, "is a folder, not a NIfTI file")
     compressed = path.name.lower().endswith(".gz")
     try:
+        _check_extensions(path, compressed=compressed)  # before nibabel reads them into memory
         image = nib.load(path, mmap=False)  # the header only; voxels stay on disk
         header = image.header
         # nibabel moves scl_slope/scl_inter from the loaded header to the array proxy (1, 0 when unset)
         slope, inter = float(image.dataobj.slope), float(image.dataobj.inter)
+    except ImageError:  # refused by _check_extensions, with its own message
+        raise
     except PermissionError:
         raise ImageError(path, "permission denied") from None
     except _GZIP_ERRORS as error:
@@ -150,6 +162,50 @@ def read_nifti(path: os.PathLike | str, *, frame: int | None = None, max_voxels:
         data = finite_float32(path, data)
     description = bytes(header["descrip"][()]).split(b"\x00", 1)[0].decode("utf-8", "replace").strip()
     return Volume(data=data, affine=affine, units="", path=str(path), description=description)
+
+
+def _check_extensions(path: pathlib.Path, *, compressed: bool) -> None:
+    """Refuses a NIfTI-1/2 file whose header extensions would make nibabel read more than
+    :data:`MAX_EXTENSION_BYTES`: a ``vox_offset`` that far past the fixed header, or an extension
+    declaring more bytes than lie before the voxels. Reads the fixed header and the extensions'
+    8-byte headers only (skipping their contents), at most that many bytes inflated. Files that are
+    not NIfTI are left to nibabel's own error."""
+    with (igzip.open if compressed else open)(path, "rb") as handle:
+        head = handle.read(544)
+        if len(head) < 352:
+            return
+        for order in "<>":
+            size = int(np.frombuffer(head[:4], f"{order}i4")[0])
+            if size in (348, 540):
+                break
+        else:
+            return
+        if size == 348:
+            vox_offset = float(np.frombuffer(head[108:112], f"{order}f4")[0])
+        else:
+            vox_offset = float(np.frombuffer(head[168:176], f"{order}i8")[0])
+        start = size + 4  # the fixed header, then 4 bytes whose first says whether extensions follow
+        if len(head) < start or head[size : size + 1] == b"\x00":
+            return
+        if not vox_offset - start <= MAX_EXTENSION_BYTES:  # (also catches NaN)
+            raise ImageError(
+                path, f"declares {vox_offset - start:,.0f} bytes of header extensions (vox_offset {vox_offset:.0f}); "
+                f"refusing more than {MAX_EXTENSION_BYTES:,}",
+            )  # fmt: skip
+        handle.seek(start)
+        position = start
+        while vox_offset - position >= 16:
+            ext = handle.read(8)
+            if len(ext) < 8:
+                return  # nibabel reports the truncation
+            esize = int(np.frombuffer(ext[:4], f"{order}i4")[0])
+            if not 8 <= esize <= vox_offset - position:
+                raise ImageError(
+                    path, f"has a header extension declaring {esize:,} bytes where {vox_offset - position:,.0f} "
+                    "lie before the voxels; refusing it",
+                )  # fmt: skip
+            position += esize
+            handle.seek(position)
 
 
 def _frame_shape(path: pathlib.Path, shape: tuple[int, ...], frame: int | None) -> tuple[int, int, int]:

@@ -10,6 +10,7 @@ import dataclasses
 import gzip
 import os
 import pathlib
+import struct
 import time
 import tracemalloc
 
@@ -218,6 +219,53 @@ def test_trailing_data_after_the_voxels(tmp_path, pet_gz, extra_mib):
     else:
         with pytest.raises(ImageError, match=r"trailing\.nii\.gz: decompresses to more than 1,048,576 bytes beyond"):
             read_volume(path)
+
+
+def _with_extensions(path, raw, extensions: bytes, *, vox_offset: int, nifti2: bool = False, big_endian: bool = False) -> pathlib.Path:
+    """A single-file NIfTI (1 or 2) whose extension flag is set, ``extensions`` (the 8-byte
+    ``esize, ecode`` headers and contents, as given) after the fixed header, and the voxels at
+    ``vox_offset``; gzip if the name ends in .gz."""
+    header = (nib.Nifti2Header if nifti2 else nib.Nifti1Header)(endianness=">" if big_endian else "<")
+    header.set_data_shape(raw.shape)
+    header.set_data_dtype(raw.dtype)
+    header["vox_offset"] = vox_offset
+    size = 540 if nifti2 else 348
+    body = header.binaryblock + b"\x01\0\0\0" + extensions
+    body += b"\0" * max(0, vox_offset - len(body)) + raw.astype(raw.dtype.newbyteorder(">" if big_endian else "<")).tobytes(order="F")
+    assert len(header.binaryblock) == size
+    path = pathlib.Path(path)
+    path.write_bytes(gzip.compress(body, 9) if path.name.endswith(".gz") else body)
+    return path
+
+
+def _extension(esize: int, content: bytes = b"", order: str = "<") -> bytes:
+    return struct.pack(f"{order}ii", esize, 6) + content  # ecode 6: a comment
+
+
+@pytest.mark.parametrize("nifti2", [False, True])
+@pytest.mark.parametrize("big_endian", [False, True])
+def test_header_extensions_within_bounds_are_read(tmp_path, nifti2, big_endian):
+    raw = np.arange(24, dtype=np.float32).reshape(2, 3, 4)
+    start = (540 if nifti2 else 348) + 4
+    comment = b"made by a test".ljust(40, b"\0")  # esize 48: a multiple of 16
+    order = ">" if big_endian else "<"
+    path = _with_extensions(tmp_path / "ext.nii.gz", raw, _extension(48, comment, order), vox_offset=start + 48, nifti2=nifti2, big_endian=big_endian)
+    np.testing.assert_array_equal(read_volume(path).data, raw)
+
+
+@pytest.mark.parametrize("nifti2", [False, True])
+def test_huge_declared_header_extensions_are_refused_cheaply(tmp_path, nifti2):
+    """A vox_offset 400 MB past the header (a 1 MB file of zeros), and a small vox_offset with one
+    extension declaring 2 GB: refused before nibabel reads either into memory."""
+    raw = np.zeros((2, 2, 2), np.float32)
+    start = (540 if nifti2 else 348) + 4
+    far = _with_extensions(tmp_path / "far.nii.gz", raw, _extension(400 << 20), vox_offset=start + (400 << 20), nifti2=nifti2)
+    assert far.stat().st_size < 1_000_000
+    with pytest.raises(ImageError, match=r"far\.nii\.gz: declares 419,430,400 bytes of header extensions .* refusing more than 16,777,216"):
+        read_volume(far)
+    liar = _with_extensions(tmp_path / "liar.nii", raw, _extension(2**31 - 16) + bytes(40), vox_offset=start + 48, nifti2=nifti2)
+    with pytest.raises(ImageError, match=r"liar\.nii: has a header extension declaring 2,147,483,632 bytes where 48 lie before"):
+        read_volume(liar)
 
 
 def read_volume_bytes(tmp_path, data: bytes):
