@@ -17,8 +17,9 @@ import pydicom
 import pytest
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.sequence import Sequence
-from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+from pydicom.uid import DeflatedExplicitVRLittleEndian, ExplicitVRLittleEndian, generate_uid
 
+from jaxfuse.io import dicom
 from jaxfuse.io.dicom import read_dicom_series
 from jaxfuse.io.images import ImageError
 from jaxfuse.io.volumes import read_volume
@@ -352,3 +353,45 @@ def test_voxel_budget_and_empty_folder(tmp_path):
         read_volume(tmp_path / "empty")
     with pytest.raises(ImageError, match="no such folder"):
         read_dicom_series(tmp_path / "absent")
+
+
+def _deflate(path: pathlib.Path, extra: bytes = b"") -> None:
+    """Rewrites a file in the Deflated Explicit VR Little Endian transfer syntax, with ``extra``
+    bytes in a private element."""
+
+    def change(ds):
+        ds.file_meta.TransferSyntaxUID = DeflatedExplicitVRLittleEndian
+        if extra:
+            ds.add_new(0x00091010, "OB", extra)
+
+    edit(path, change)
+
+
+def test_deflated_series_reads_as_the_plain_one(tmp_path):
+    values, affine = small_values(), small_affine()
+    write_series(tmp_path / "plain", values, affine)
+    write_series(tmp_path / "deflated", values, affine)
+    for path in (tmp_path / "deflated").glob("*.dcm"):
+        _deflate(path)
+    assert pydicom.dcmread(next((tmp_path / "deflated").glob("*.dcm"))).file_meta.TransferSyntaxUID == DeflatedExplicitVRLittleEndian
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        plain, deflated = read_volume(tmp_path / "plain"), read_volume(tmp_path / "deflated")
+    np.testing.assert_array_equal(deflated.data, plain.data)
+    np.testing.assert_array_equal(deflated.affine, plain.affine)
+
+
+def test_oversized_and_deflate_bomb_files_are_refused(tmp_path, monkeypatch):
+    """A slice file over the size bound, and a small deflated one that inflates past it (4 MiB of
+    zeros in a private element, under a 1 MiB bound): each refused, naming the file."""
+    values, affine = small_values(), small_affine()
+    write_series(tmp_path / "s", values, affine)
+    victim = file_of_slice(tmp_path / "s", 2)
+    _deflate(victim, bytes(4 << 20))
+    assert victim.stat().st_size < 100_000
+    monkeypatch.setattr(dicom, "MAX_DICOM_FILE_BYTES", 1 << 20)
+    with pytest.raises(ImageError, match=rf"{victim.name}: inflates to more than 1,048,576 bytes \(deflated transfer syntax\)"):
+        read_volume(tmp_path / "s")
+    monkeypatch.setattr(dicom, "MAX_DICOM_FILE_BYTES", 1000)
+    with pytest.raises(ImageError, match=r"\.dcm: is [0-9,]+ bytes, over the 1,000 a DICOM slice file may have"):
+        read_volume(tmp_path / "s")
