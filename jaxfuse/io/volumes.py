@@ -187,23 +187,27 @@ def _check_extensions(path: pathlib.Path, *, compressed: bool) -> None:
         start = size + 4  # the fixed header, then 4 bytes whose first says whether extensions follow
         if len(head) < start or head[size : size + 1] == b"\x00":
             return
-        if not vox_offset - start <= MAX_EXTENSION_BYTES:  # (also catches NaN)
+        # nibabel reads extensions up to vox_offset, or to the end of the file where vox_offset
+        # leaves no room for them (e.g. 0): then the first MAX_EXTENSION_BYTES must hold them all
+        bounded = vox_offset >= start
+        if bounded and not vox_offset - start <= MAX_EXTENSION_BYTES:
             raise ImageError(
                 path, f"declares {vox_offset - start:,.0f} bytes of header extensions (vox_offset {vox_offset:.0f}); "
                 f"refusing more than {MAX_EXTENSION_BYTES:,}",
             )  # fmt: skip
+        end = vox_offset if bounded else start + MAX_EXTENSION_BYTES
         handle.seek(start)
         position = start
-        while vox_offset - position >= 16:
+        while not bounded or end - position >= 16:
             ext = handle.read(8)
             if len(ext) < 8:
-                return  # nibabel reports the truncation
+                return  # the end of the file: nibabel stops there too, or reports the truncation
             esize = int(np.frombuffer(ext[:4], f"{order}i4")[0])
-            if not 8 <= esize <= vox_offset - position:
-                raise ImageError(
-                    path, f"has a header extension declaring {esize:,} bytes where {vox_offset - position:,.0f} "
-                    "lie before the voxels; refusing it",
+            if not 8 <= esize <= end - position:
+                where = f"{end - position:,.0f} lie before the voxels" if bounded else (
+                    f"vox_offset {vox_offset:.0f} leaves them unbounded and {MAX_EXTENSION_BYTES:,} are allowed"
                 )  # fmt: skip
+                raise ImageError(path, f"has a header extension declaring {esize:,} bytes where {where}; refusing it")
             position += esize
             handle.seek(position)
 

@@ -266,6 +266,12 @@ def test_huge_declared_header_extensions_are_refused_cheaply(tmp_path, nifti2):
     liar = _with_extensions(tmp_path / "liar.nii", raw, _extension(2**31 - 16) + bytes(40), vox_offset=start + 48, nifti2=nifti2)
     with pytest.raises(ImageError, match=r"liar\.nii: has a header extension declaring 2,147,483,632 bytes where 48 lie before"):
         read_volume(liar)
+    # vox_offset 0 with the extension flag set: nibabel reads extensions to the end of the file;
+    # here 20 MiB of well-formed 16-byte ones, which must stop at the bound
+    endless = _with_extensions(tmp_path / "endless.nii.gz", raw, _extension(16, bytes(8)) * (20 << 16), vox_offset=0, nifti2=nifti2)
+    assert endless.stat().st_size < 1_000_000
+    with pytest.raises(ImageError, match=r"endless\.nii\.gz: has a header extension .* vox_offset 0 leaves them unbounded"):
+        read_volume(endless)
 
 
 def read_volume_bytes(tmp_path, data: bytes):
