@@ -196,23 +196,31 @@ def _sorted_sample(values: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
     return sample
 
 
-def _min_max(values: np.ndarray, mask: np.ndarray | None) -> tuple[float, float]:
-    """Minimum and maximum of the selected values.
+def _extreme(values: np.ndarray, mask: np.ndarray | None, *, largest: bool) -> float:
+    """The minimum (or with ``largest`` the maximum) of the selected values.
 
-    With a mask, the selection's extremes lie at or beyond the extremes of a sample of it, so only
-    the few values there are copied out (a masked reduction, ``np.where`` or copying the whole
-    selection are each several times slower on a large volume with a scattered mask).
+    With a mask, the selection's minimum is a sample's minimum ``s`` unless a selected value lies
+    below it: one comparison pass says whether any does, and only those are copied out (a masked
+    reduction, ``np.where`` or copying the whole selection are each several times slower on a large
+    volume with a scattered mask).
     """
     if mask is None:
-        return float(values.min()), float(values.max())
+        return float(values.max() if largest else values.min())
     sample = _sorted_sample(values, mask)
     if sample.size == 0:
         selected = values[mask]
-        return float(selected.min()), float(selected.max())
-    return (
-        float(values[(values <= sample[0]) & mask].min()),
-        float(values[(values >= sample[-1]) & mask].max()),
-    )
+        return float(selected.max() if largest else selected.min())
+    bound = sample[-1] if largest else sample[0]
+    beyond = (values > bound) if largest else (values < bound)
+    beyond &= mask
+    if not beyond.any():
+        return float(bound)
+    return float(values[beyond].max() if largest else values[beyond].min())
+
+
+def _min_max(values: np.ndarray, mask: np.ndarray | None) -> tuple[float, float]:
+    """Minimum and maximum of the selected values (:func:`_extreme`)."""
+    return _extreme(values, mask, largest=False), _extreme(values, mask, largest=True)
 
 
 def _neighbours(selected: np.ndarray, rank: int) -> tuple[float, float]:
@@ -254,7 +262,8 @@ def _percentiles(values: np.ndarray, mask: np.ndarray | None, count: int, percen
     linear method defines them: at rank ``r = p / 100 * (count - 1)``, ``x[k] + (r - k) * (x[k + 1]
     - x[k])`` with ``k = floor r`` and ``x`` the sorted values; the interpolation in float64.
 
-    Ranks 0 and ``count - 1`` are the minimum and maximum (one pass). Each other ``x[k]``, ``x[k +
+    Ranks 0 and ``count - 1`` are the minimum and maximum (:func:`_extreme`, each only where
+    asked for). Each other ``x[k]``, ``x[k +
     1]`` pair comes from a bracket around rank ``k`` for large selections
     (:func:`_bracketed_neighbours`), else from a single-rank ``np.partition`` of a copy of the
     selection and the minimum above ``k`` (a multi-rank partition costs several times more).
@@ -265,13 +274,12 @@ def _percentiles(values: np.ndarray, mask: np.ndarray | None, count: int, percen
     for below in sorted({math.floor(r) for r in ranks if 0.0 < r < count - 1}):
         found = _bracketed_neighbours(values, mask, count, below) if count > BRACKET_ABOVE else None
         neighbours[below] = found if found is not None else _neighbours(_selection(values, mask), below)
-    extremes = _min_max(values, mask) if any(r <= 0.0 or r >= count - 1 for r in ranks) else None
     results = []
     for rank in ranks:
         if rank <= 0.0:
-            results.append(extremes[0])
+            results.append(_extreme(values, mask, largest=False))
         elif rank >= count - 1:
-            results.append(extremes[1])
+            results.append(_extreme(values, mask, largest=True))
         else:
             low, high = neighbours[math.floor(rank)]
             results.append(low + (rank - math.floor(rank)) * (high - low))
