@@ -147,10 +147,12 @@ def resolve_window(values: ArrayLike, spec: WindowSpec | None, *, mask: ArrayLik
     count = values.size if mask is None else int(np.count_nonzero(mask))
     if count == 0:
         raise ValueError("no values to take a window from (empty image or field of view)")
+    # one sample serves the masked extremes and the brackets of large selections
+    sample = _sorted_sample(values, mask) if mask is not None or count > BRACKET_ABOVE else None
     if spec is None:
-        low, high = _min_max(values, mask)
+        low, high = _extreme(values, mask, sample, largest=False), _extreme(values, mask, sample, largest=True)
     else:
-        low, high = _percentiles(values, mask, count, (spec.low, spec.high))
+        low, high = _percentiles(values, mask, sample, count, (spec.low, spec.high))
     if not high > low:
         high = low + 1.0
     return low, high
@@ -196,17 +198,17 @@ def _sorted_sample(values: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
     return sample
 
 
-def _extreme(values: np.ndarray, mask: np.ndarray | None, *, largest: bool) -> float:
+def _extreme(values: np.ndarray, mask: np.ndarray | None, sample: np.ndarray | None, *, largest: bool) -> float:
     """The minimum (or with ``largest`` the maximum) of the selected values.
 
-    With a mask, the selection's minimum is a sample's minimum ``s`` unless a selected value lies
+    With a mask (``sample``: :func:`_sorted_sample` of the selection), the selection's minimum is
+    the sample's minimum ``s`` unless a selected value lies
     below it: one comparison pass says whether any does, and only those are copied out (a masked
     reduction, ``np.where`` or copying the whole selection are each several times slower on a large
     volume with a scattered mask).
     """
     if mask is None:
         return float(values.max() if largest else values.min())
-    sample = _sorted_sample(values, mask)
     if sample.size == 0:
         selected = values[mask]
         return float(selected.max() if largest else selected.min())
@@ -218,11 +220,6 @@ def _extreme(values: np.ndarray, mask: np.ndarray | None, *, largest: bool) -> f
     return float(values[beyond].max() if largest else values[beyond].min())
 
 
-def _min_max(values: np.ndarray, mask: np.ndarray | None) -> tuple[float, float]:
-    """Minimum and maximum of the selected values (:func:`_extreme`)."""
-    return _extreme(values, mask, largest=False), _extreme(values, mask, largest=True)
-
-
 def _neighbours(selected: np.ndarray, rank: int) -> tuple[float, float]:
     """``x[rank]`` and ``x[rank + 1]`` of the sorted 1-D ``selected`` (reordered in place): one
     single-rank introselect, then the minimum of what lies above it."""
@@ -230,16 +227,18 @@ def _neighbours(selected: np.ndarray, rank: int) -> tuple[float, float]:
     return float(selected[rank]), float(selected[rank + 1 :].min())
 
 
-def _bracketed_neighbours(values: np.ndarray, mask: np.ndarray | None, count: int, rank: int) -> tuple[float, float] | None:
+def _bracketed_neighbours(
+    values: np.ndarray, mask: np.ndarray | None, sample: np.ndarray, count: int, rank: int
+) -> tuple[float, float] | None:
     """``x[rank]`` and ``x[rank + 1]`` of the sorted selection, from the values inside a bracket
-    ``[lo, hi]`` that a strided sample puts around that rank, or None where the bracket misses it.
+    ``[lo, hi]`` that ``sample`` (:func:`_sorted_sample` of the selection) puts around that rank,
+    or None where the bracket misses it.
 
     Exact whatever the sample: the values below ``lo`` are counted, those in the bracket are
     partitioned, and the answer is taken only when both ranks are inside the bracket (else the
     caller partitions everything). For the top half-percent of 8.7 million voxels this reads the
     volume four times in vectorised passes, where a partition of all of them moves every value.
     """
-    sample = _sorted_sample(values, mask)
     if sample.size < 2:
         return None
     at = rank / (count - 1) * (sample.size - 1)
@@ -257,29 +256,31 @@ def _bracketed_neighbours(values: np.ndarray, mask: np.ndarray | None, count: in
     return _neighbours(bracket, rank - below)
 
 
-def _percentiles(values: np.ndarray, mask: np.ndarray | None, count: int, percents: Sequence[float]) -> list[float]:
+def _percentiles(
+    values: np.ndarray, mask: np.ndarray | None, sample: np.ndarray | None, count: int, percents: Sequence[float]
+) -> list[float]:
     """The ``percents`` (0..100) of the selected values (``mask``, or all) as ``np.percentile``'s
     linear method defines them: at rank ``r = p / 100 * (count - 1)``, ``x[k] + (r - k) * (x[k + 1]
     - x[k])`` with ``k = floor r`` and ``x`` the sorted values; the interpolation in float64.
 
-    Ranks 0 and ``count - 1`` are the minimum and maximum (:func:`_extreme`, each only where
-    asked for). Each other ``x[k]``, ``x[k +
-    1]`` pair comes from a bracket around rank ``k`` for large selections
-    (:func:`_bracketed_neighbours`), else from a single-rank ``np.partition`` of a copy of the
-    selection and the minimum above ``k`` (a multi-rank partition costs several times more).
-    ``values`` is never reordered.
+    Ranks 0 and ``count - 1`` are the minimum and maximum (:func:`_extreme`, each only where asked
+    for). Each other ``x[k]``, ``x[k + 1]`` pair comes from a bracket around rank ``k`` for
+    selections over :data:`BRACKET_ABOVE` (:func:`_bracketed_neighbours`), else from a single-rank
+    ``np.partition`` of a copy of the selection and the minimum above ``k`` (a multi-rank partition
+    costs several times more). ``sample``: :func:`_sorted_sample` of the selection, needed with a
+    mask or above :data:`BRACKET_ABOVE` (else None). ``values`` is never reordered.
     """
     ranks = [p / 100.0 * (count - 1) for p in percents]
     neighbours: dict[int, tuple[float, float]] = {}
     for below in sorted({math.floor(r) for r in ranks if 0.0 < r < count - 1}):
-        found = _bracketed_neighbours(values, mask, count, below) if count > BRACKET_ABOVE else None
+        found = _bracketed_neighbours(values, mask, sample, count, below) if count > BRACKET_ABOVE else None
         neighbours[below] = found if found is not None else _neighbours(_selection(values, mask), below)
     results = []
     for rank in ranks:
         if rank <= 0.0:
-            results.append(_extreme(values, mask, largest=False))
+            results.append(_extreme(values, mask, sample, largest=False))
         elif rank >= count - 1:
-            results.append(_extreme(values, mask, largest=True))
+            results.append(_extreme(values, mask, sample, largest=True))
         else:
             low, high = neighbours[math.floor(rank)]
             results.append(low + (rank - math.floor(rank)) * (high - low))
