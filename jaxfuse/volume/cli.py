@@ -319,12 +319,10 @@ def _run_folders(args: argparse.Namespace) -> int:
         try:
             print(_fuse_one(args, mri_path, pet_path, out, slices_dir=slices_dir, montage_path=montage_path, name=name))
             fused += 1
-        except ImageError as error:  # this pair's input: reported, the others go on
-            failures.append((name, str(error)))
         except UsageError:  # the command line itself: no pair can go on
             raise
-        except CliError as error:  # e.g. a registration that did not converge, a size a method refuses
-            failures.append((name, str(error)))
+        except (ImageError, CliError) as error:  # this pair's input, a registration that did not converge,
+            failures.append((name, str(error)))  # a size a method refuses: reported, the others go on
         except OSError as error:  # a full disk or a vanished output folder stops the run; else this pair's
             stop = run_level_error(error, out)
             if stop is not None:
