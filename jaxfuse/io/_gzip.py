@@ -70,7 +70,7 @@ class _Stream:
 
 
 def _compress_block(stream: _Stream, start: int, stop: int, level: int) -> bytes:
-    zdict = bytes(stream.take(max(0, start - _WINDOW), start)) if start else None
+    zdict = stream.take(max(0, start - _WINDOW), start) if start else None
     compressor = compressobj(level, wbits=-zlib.MAX_WBITS, zdict=zdict)
     body = compressor.compress(stream.take(start, stop))
     return body + compressor.flush(zlib.Z_FINISH if stop == stream.size else zlib.Z_SYNC_FLUSH)
