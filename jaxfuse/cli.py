@@ -189,7 +189,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--skip-existing", action="store_true",
         help="leave pairs whose output already exists (resumes a killed run: its complete outputs are kept)",
     )  # fmt: skip
-    folders.add_argument("--workers", type=int_at_least(1), default=4, help="threads decoding and encoding files (default 4)")
+    folders.add_argument("--workers", type=int_at_least(1), default=4, help="threads decoding and encoding files (default 4); with volumes, pairs fused at once (at most 2)")
     folders.add_argument(
         "--format", choices=("png", "npy", "nifti"), default="png",
         help="output files: png (default, 8-bit RGB), npy (uint8 [H, W, 3], no codec: fastest) or nifti "

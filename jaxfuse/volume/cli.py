@@ -19,6 +19,8 @@ import pathlib
 import sys
 import time
 
+from jaxfuse.volume.folders import pair_volume_folders
+
 __all__ = [
     "VOLUME_SUFFIXES",
     "add_volume_options",
@@ -89,57 +91,6 @@ def is_volume_path(path: os.PathLike | str | None) -> bool:
     return path.is_dir() and path.suffix.lower() not in IMAGE_SUFFIXES
 
 
-def _volume_key(entry: os.DirEntry) -> str | None:
-    from jaxfuse.io.images import IMAGE_SUFFIXES
-
-    lower = entry.name.lower()
-    if entry.name.startswith(".") or lower.endswith(IMAGE_SUFFIXES):
-        return None  # 2-D image names (even broken links or loops) are the image pipeline's to report
-    try:
-        if entry.is_dir():
-            return entry.name
-        for suffix in (".nii.gz", ".nii"):
-            if lower.endswith(suffix) and entry.is_file():
-                return entry.name[: -len(suffix)]
-    except OSError:
-        return None
-    return None
-
-
-def _volumes_in(folder: pathlib.Path) -> tuple[dict[str, pathlib.Path], list[tuple[str, str]]]:
-    found, failures = {}, []
-    with os.scandir(folder) as entries:
-        for entry in sorted(entries, key=lambda e: e.name):
-            key = _volume_key(entry)
-            if key is None:
-                continue
-            if key in found:
-                failures.append((key, f"{folder / entry.name}: same name as {found[key]}"))
-                continue
-            found[key] = folder / entry.name
-    return found, failures
-
-
-def pair_volume_folders(mri_dir, pet_dir) -> tuple[list[tuple[str, pathlib.Path, pathlib.Path]], list[tuple[str, str]]]:
-    """Pairs volumes by name: ``NAME.nii``, ``NAME.nii.gz`` or a DICOM folder ``NAME/`` in each folder.
-
-    Returns:
-        ``(pairs, failures)``: ``(name, mri_path, pet_path)`` sorted by name, and
-        ``(name, "<path>: <problem>")`` for volumes without a partner or with a clashing name.
-    """
-    from jaxfuse.io.images import ImageError
-
-    mri_dir, pet_dir = pathlib.Path(mri_dir), pathlib.Path(pet_dir)
-    for folder in (mri_dir, pet_dir):
-        if not folder.is_dir():
-            raise ImageError(folder, "no such folder")
-    (mris, failures), (pets, pet_failures) = _volumes_in(mri_dir), _volumes_in(pet_dir)
-    failures += pet_failures
-    failures += [(k, f"{mris[k]}: no partner volume named {k} in {pet_dir}") for k in sorted(set(mris) - set(pets))]
-    failures += [(k, f"{pets[k]}: no partner volume named {k} in {mri_dir}") for k in sorted(set(pets) - set(mris))]
-    return [(k, mris[k], pets[k]) for k in sorted(set(mris) & set(pets))], failures
-
-
 def _folder_has_volumes(folder: pathlib.Path | None) -> bool:
     """A folder of volumes: it holds a NIfTI file, or no 2-D image file but a sub-folder (DICOM)."""
     from jaxfuse.io.images import IMAGE_SUFFIXES
@@ -189,10 +140,14 @@ def _options(args: argparse.Namespace) -> dict:
     return options
 
 
+def _progress_enabled(args: argparse.Namespace) -> bool:
+    return {"on": True, "off": False}.get(args.progress, sys.stderr.isatty())
+
+
 def _progress(args: argparse.Namespace, label: str):
     from jaxfuse.pipeline import Progress
 
-    enabled = {"on": True, "off": False}.get(args.progress, sys.stderr.isatty())
+    enabled = _progress_enabled(args)
     state = {}
 
     def update(done: int, total: int) -> None:
@@ -223,45 +178,53 @@ def _write_pictures(result, *, slices_dir, montage_path, title: str, png_level: 
     return written
 
 
-def _fuse_one(args, mri_path, pet_path, out_path, *, slices_dir, montage_path, name=None) -> str:
+def _fuse_one(args, mri_path, pet_path, out_path, *, slices_dir, montage_path, name=None, budget=None, progress=True) -> list[str]:
+    """Fuses one pair and writes its outputs; returns the lines to print (a registration's, then
+    the result's). ``budget``: a :class:`~jaxfuse.volume.folders.VoxelBudget` the pair holds its
+    MRI's voxels in from the MRI's reading to its last file."""
+    import contextlib
+
     from jaxfuse.io.volumes import read_volume
     from jaxfuse.registration.cli import volume_transform
     from jaxfuse.volume.fuse import fuse_volumes
     from jaxfuse.volume.windows import DEFAULT_PET_WINDOW
 
     start = time.perf_counter()
-    register = args.register != "none"  # registering needs both volumes here; otherwise fuse_volumes reads them
-    pet = read_volume(pet_path, frame=args.frame) if args.frame is not None or register else pet_path
-    mri = read_volume(mri_path) if register else mri_path
-    transform, registered = volume_transform(args, mri, pet, name=name)  # (None, "") unless --register/--transform-in
-    if registered:
-        print(registered)
-    try:
-        result = fuse_volumes(
-            mri,
-            pet,
-            method=args.method,
-            pet_cmap=args.pet_cmap or "pet",
-            pet_window=args.pet_window if args.pet_window is not None else DEFAULT_PET_WINDOW,
-            mri_window=args.mri_window,
-            axis=args.axis,
-            batch_slices=args.batch_size,
-            progress=_progress(args, "slices"),
-            transform=transform,
-            **_options(args),
-        )
-    except ValueError as error:
-        if hasattr(error, "path"):  # an ImageError: a file's problem, reported as it is
-            raise
-        raise _cli_error(str(error)) from None
-    result.save(out_path)
-    title = f"{pathlib.Path(mri_path).name} + {pathlib.Path(pet_path).name}: {result.description} (patient's right on the left)"
-    _write_pictures(result, slices_dir=slices_dir, montage_path=montage_path, title=title, png_level=args.png_level)
+    register = args.register != "none"  # registering needs both volumes here; otherwise fuse_volumes reads the PET
+    mri = read_volume(mri_path)
+    lines = []
+    with budget.hold(mri.data.size) if budget is not None else contextlib.nullcontext():
+        pet = read_volume(pet_path, frame=args.frame) if args.frame is not None or register else pet_path
+        transform, registered = volume_transform(args, mri, pet, name=name)  # (None, "") unless --register/--transform-in
+        if registered:
+            lines.append(registered)
+        try:
+            result = fuse_volumes(
+                mri,
+                pet,
+                method=args.method,
+                pet_cmap=args.pet_cmap or "pet",
+                pet_window=args.pet_window if args.pet_window is not None else DEFAULT_PET_WINDOW,
+                mri_window=args.mri_window,
+                axis=args.axis,
+                batch_slices=args.batch_size,
+                progress=_progress(args, "slices") if progress else None,
+                transform=transform,
+                **_options(args),
+            )
+        except ValueError as error:
+            if hasattr(error, "path"):  # an ImageError: a file's problem, reported as it is
+                raise
+            raise _cli_error(str(error)) from None
+        result.save(out_path)
+        title = f"{pathlib.Path(mri_path).name} + {pathlib.Path(pet_path).name}: {result.description} (patient's right on the left)"
+        _write_pictures(result, slices_dir=slices_dir, montage_path=montage_path, title=title, png_level=args.png_level)
     low, high = result.pet_window
-    return (
+    lines.append(
         f"wrote {out_path} ({' x '.join(map(str, result.rgb.shape[:3]))}, {result.axis}, {result.method}, "
         f"PET window {low:.4g}-{high:.4g}{' ' + result.pet_units if result.pet_units else ''}) in {time.perf_counter() - start:.2f} s"
     )
+    return lines
 
 
 def _check_output(out: pathlib.Path, inputs) -> None:
@@ -283,15 +246,20 @@ def _run_single(args: argparse.Namespace) -> int:
     if args.out is None or not args.out.name.lower().endswith(VOLUME_SUFFIXES):
         raise _cli_error("fuse with volume inputs needs -o FUSED.nii.gz (or .nii)", usage=True)
     _check_output(args.out, (args.mri, args.pet))
-    print(_fuse_one(args, args.mri, args.pet, args.out, slices_dir=args.slices_dir, montage_path=args.montage))
+    print("\n".join(_fuse_one(args, args.mri, args.pet, args.out, slices_dir=args.slices_dir, montage_path=args.montage)))
     return 0
 
 
 def _run_folders(args: argparse.Namespace) -> int:
+    """Folder mode: every pair fused and written, up to two at once (:mod:`jaxfuse.volume.folders`);
+    whatever goes wrong with one pair is reported at the end and the others go on."""
+    import contextlib
+
     from jaxfuse.cli import CliError, UsageError
     from jaxfuse.io.atomic import clean_stale_temporaries, refuse_overwriting_inputs, run_level_error
     from jaxfuse.io.images import ImageError
-    from jaxfuse.pipeline import pair_failure
+    from jaxfuse.pipeline import Progress, pair_failure
+    from jaxfuse.volume.folders import FOLDER_VOXEL_BUDGET, MAX_PAIRS_IN_FLIGHT, VoxelBudget, in_order
 
     if args.mri_dir is None or args.pet_dir is None or args.out_dir is None:
         raise _cli_error("folder mode needs --mri-dir, --pet-dir and --out-dir", usage=True)
@@ -308,28 +276,43 @@ def _run_folders(args: argparse.Namespace) -> int:
     clean_stale_temporaries(args.out_dir)
     if args.montage is not None:
         args.montage.mkdir(parents=True, exist_ok=True)
-    fused = skipped = 0
-    for name, mri_path, pet_path in pairs:
-        out = args.out_dir / f"{name}.nii.gz"
-        if args.skip_existing and out.exists():
-            skipped += 1
-            continue
-        slices_dir = args.slices_dir / name if args.slices_dir is not None else None
-        montage_path = args.montage / f"{name}.png" if args.montage is not None else None
-        try:
-            print(_fuse_one(args, mri_path, pet_path, out, slices_dir=slices_dir, montage_path=montage_path, name=name))
-            fused += 1
-        except UsageError:  # the command line itself: no pair can go on
-            raise
-        except (ImageError, CliError) as error:  # this pair's input, a registration that did not converge,
-            failures.append((name, str(error)))  # a size a method refuses: reported, the others go on
-        except OSError as error:  # a full disk or a vanished output folder stops the run; else this pair's
-            stop = run_level_error(error, out)
-            if stop is not None:
-                raise stop from None
-            failures.append((name, pair_failure(error)))
-        except Exception as error:  # noqa: BLE001 - the rule: whatever went wrong, this pair's failure
-            failures.append((name, pair_failure(error, stage="fusing")))
+    jobs = [(name, m, p, args.out_dir / f"{name}.nii.gz") for name, m, p in pairs]
+    if args.skip_existing:
+        jobs = [job for job in jobs if not job[3].exists()]
+    skipped, fused = len(pairs) - len(jobs), 0
+    budget = VoxelBudget(FOLDER_VOXEL_BUDGET)
+
+    def work(job) -> list[str]:
+        name, mri_path, pet_path, out = job
+        return _fuse_one(
+            args, mri_path, pet_path, out, name=name, budget=budget, progress=False,
+            slices_dir=args.slices_dir / name if args.slices_dir is not None else None,
+            montage_path=args.montage / f"{name}.png" if args.montage is not None else None,
+        )  # fmt: skip
+
+    bar = Progress(len(jobs), enabled=_progress_enabled(args), label="volume pairs")  # pairs: two run at once
+    workers = min(args.workers, MAX_PAIRS_IN_FLIGHT)
+    # Closing the outcomes on a stop cancels the pairs not started and waits for those running
+    # (each writes its files whole or not at all).
+    with contextlib.closing(in_order(jobs, work, workers=workers)) as outcomes:
+        for (name, _, _, out), outcome in outcomes:
+            try:
+                print("\n".join(outcome.result()))
+                fused += 1
+            except UsageError:  # the command line itself: no pair can go on
+                raise
+            except (ImageError, CliError) as error:  # this pair's input, a registration that did not converge,
+                failures.append((name, str(error)))  # a size a method refuses: reported, the others go on
+            except OSError as error:  # a full disk or a vanished output folder stops the run; else this pair's
+                stop = run_level_error(error, out)
+                if stop is not None:
+                    raise stop from None
+                failures.append((name, pair_failure(error)))
+            except Exception as error:  # noqa: BLE001 - the rule: whatever went wrong, this pair's failure
+                failures.append((name, pair_failure(error, stage="fusing")))
+            bar.advance()
+    if jobs:
+        bar.close()
     print(f"{prefix}fused {fused} volume pairs, skipped {skipped}, failed {len(failures)}")
     for name, reason in failures:
         print(f"jaxfuse: failed {name}: {reason}", file=sys.stderr)

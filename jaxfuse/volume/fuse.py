@@ -87,7 +87,9 @@ def _flip(array, flips: tuple[bool, ...]):
 
 # A method's fuser is built and compiled on a worker thread while the PET is read and resampled
 # (XLA compiles without holding the GIL, so the kernel's compilation overlaps the resampling's), and
-# kept for the next volume of the same slice size: building it traces the kernel once more.
+# kept for the next volume of the same slice size: building it traces the kernel once more. The
+# cache holds the worker's future from the start, so volumes fused at once (folder mode) share
+# one compilation; a failed one is dropped, and the next volume tries again.
 _FUSERS: dict = {}
 _FUSERS_LOCK = threading.Lock()
 
@@ -99,9 +101,7 @@ def _fuser_key(method: str, options: dict, *, size: int, height: int, width: int
     return (method, tuple(sorted(options.items())), size, height, width, gray, jax.default_backend())
 
 
-def _prepared_fuser(
-    method: str, options: dict, *, key: tuple | None, size: int, height: int, width: int, gray: bool
-) -> Fuser:
+def _prepared_fuser(method: str, options: dict, *, size: int, height: int, width: int, gray: bool) -> Fuser:
     mri = np.zeros((size, height, width), np.float32)
     pet = np.zeros((size, height, width) + (() if gray else (3,)), np.uint8)
     # The method as it is first: compiling it is the size check (slice_fuser's shape probe would
@@ -112,10 +112,30 @@ def _prepared_fuser(
     except ValueError:  # a size the method cannot take (e.g. the DWT's multiples of 16)
         fuser = slice_fuser(method, height=height, width=width, **options)
         jax.block_until_ready(fuser(mri, pet))
-    if key is not None:
-        with _FUSERS_LOCK:
-            _FUSERS[key] = fuser
     return fuser
+
+
+def _cached_fuser(method: str, options: dict, **shapes) -> concurrent.futures.Future:
+    """The future of the method's compiled fuser for these slices: the cached one, else a new one
+    being compiled on a worker thread (cached at once where the options allow a key)."""
+    key = _fuser_key(method, options, **shapes)
+    with _FUSERS_LOCK:
+        future = _FUSERS.get(key) if key is not None else None
+        if future is not None:
+            return future
+        future = _in_background(_prepared_fuser, method, options, **shapes)
+        if key is not None:
+            _FUSERS[key] = future
+    if key is not None:  # outside the lock: a future already done calls back at once
+        future.add_done_callback(functools.partial(_forget_failed, key))
+    return future
+
+
+def _forget_failed(key: tuple, future: concurrent.futures.Future) -> None:
+    if future.exception() is not None:
+        with _FUSERS_LOCK:
+            if _FUSERS.get(key) is future:
+                del _FUSERS[key]
 
 
 def _in_background(function, /, *args, **kwargs) -> concurrent.futures.Future:
@@ -352,11 +372,7 @@ def fuse_volumes(
     if fuser is None:
         batch_fuser(method, output_dtype=jnp.uint8, **options)  # option errors now, not after the reading
         shapes = {"size": size, "height": height, "width": width, "gray": pet_cmap == "gray"}
-        key, name = _fuser_key(method, options, **shapes), method
-        with _FUSERS_LOCK:
-            fuser = _FUSERS.get(key) if key is not None else None
-        if fuser is None:  # built and compiled on a worker while the PET is read and resampled
-            prepared = _in_background(_prepared_fuser, method, options, key=key, **shapes)
+        prepared, name = _cached_fuser(method, options, **shapes), method  # compiling while the PET is resampled
     pet = as_volume(pet, role="PET")
     timings: dict[str, float] = dict.fromkeys(("resample", "window", "colour", "fuse", "assemble"), 0.0)
     no_overlap = _no_overlap(mri, pet, transform)

@@ -227,7 +227,7 @@ def test_folder_mode_goes_on_past_any_failure_of_one_pair(volumes, tmp_path, cap
     real = jaxfuse.volume.fuse.fuse_volumes
 
     def fails_on_b(mri, pet, **options):
-        if pathlib.Path(mri).name == "b.nii.gz":
+        if pathlib.Path(getattr(mri, "path", mri)).name == "b.nii.gz":  # folder mode hands the MRI read
             raise error
         return real(mri, pet, **options)
 
