@@ -281,6 +281,10 @@ def _run_folders(args: argparse.Namespace) -> int:
         jobs = [job for job in jobs if not job[3].exists()]
     skipped, fused = len(pairs) - len(jobs), 0
     budget = VoxelBudget(FOLDER_VOXEL_BUDGET)
+    if len(jobs) > 1:  # the same buffers each pair: keep them rather than fault them in again
+        from jaxfuse._host_buffers import keep_freed_blocks
+
+        keep_freed_blocks()
 
     def work(job) -> list[str]:
         name, mri_path, pet_path, out = job

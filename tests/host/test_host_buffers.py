@@ -1,4 +1,5 @@
-"""jaxfuse._host_buffers: aligned copies equal their source, and the CPU backend uses them in place."""
+"""jaxfuse._host_buffers: aligned copies equal their source, and the CPU backend uses them in place;
+the allocator setting is made where glibc is, and only by a volume folder run of several pairs."""
 
 from __future__ import annotations
 
@@ -41,3 +42,31 @@ def test_cpu_backend_takes_the_copy_in_place():
     device = jax.device_put(copy)
     assert device.unsafe_buffer_pointer() == copy.ctypes.data
     np.testing.assert_array_equal(np.asarray(device), copy)
+
+
+def test_keep_freed_blocks_sets_glibcs_threshold_where_there_is_glibc():
+    import platform
+
+    from jaxfuse._host_buffers import keep_freed_blocks
+
+    glibc = platform.system() == "Linux" and platform.libc_ver()[0] == "glibc"
+    assert keep_freed_blocks() is glibc  # False (and nothing changed) elsewhere
+
+
+def test_volume_folder_mode_keeps_freed_blocks_only_for_more_than_one_pair(tmp_path, monkeypatch):
+    import jaxfuse._host_buffers
+    import jaxfuse.volume.cli as volume_cli
+    from jaxfuse.cli import build_parser
+
+    calls = []
+    monkeypatch.setattr(jaxfuse._host_buffers, "keep_freed_blocks", lambda: calls.append(1) or True)
+    monkeypatch.setattr(volume_cli, "_fuse_one", lambda *args, **kwargs: ["wrote it"])  # no fusing here
+    for count in (1, 2):
+        mri_dir, pet_dir = tmp_path / f"mri{count}", tmp_path / f"pet{count}"
+        mri_dir.mkdir(), pet_dir.mkdir()
+        for n in range(count):
+            (mri_dir / f"{n}.nii.gz").write_bytes(b"")
+            (pet_dir / f"{n}.nii.gz").write_bytes(b"")
+        argv = ["fuse", "--mri-dir", str(mri_dir), "--pet-dir", str(pet_dir), "--out-dir", str(tmp_path / f"out{count}")]
+        assert volume_cli.run(build_parser().parse_args(argv)) == 0
+        assert len(calls) == count - 1
