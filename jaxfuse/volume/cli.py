@@ -180,8 +180,8 @@ def _write_pictures(result, *, slices_dir, montage_path, title: str, png_level: 
 
 def _fuse_one(args, mri_path, pet_path, out_path, *, slices_dir, montage_path, name=None, budget=None, progress=True) -> list[str]:
     """Fuses one pair and writes its outputs; returns the lines to print (a registration's, then
-    the result's). ``budget``: a :class:`~jaxfuse.volume.folders.VoxelBudget` the pair holds its
-    MRI's voxels in from the MRI's reading to its last file."""
+    the result's). ``budget``: a :class:`~jaxfuse.volume.folders.VoxelBudget` in which the pair,
+    once its MRI is read, holds the MRI's voxels until its last file is written."""
     import contextlib
 
     from jaxfuse.io.volumes import read_volume
