@@ -1,5 +1,5 @@
-"""Host memory: arrays laid out so that XLA's CPU client can use them in place, and the allocator
-setting of the volume folder mode.
+"""Host memory: arrays laid out so that XLA's CPU client can use them in place, and the command
+line's two glibc allocator settings (one for the 2-D folder pipeline, one for volume folders).
 
 ``jax.device_put`` of a NumPy array on the CPU backend shares the array's memory instead of copying
 it when the data is C-contiguous and aligned to 64 bytes; NumPy's own allocations are only 16-byte
@@ -12,9 +12,12 @@ An array handed over this way may be the device array's memory: it must not be w
 
 from __future__ import annotations
 
+import ctypes
+import os
+
 import numpy as np
 
-__all__ = ["ALIGNMENT", "KEPT_BLOCK_BYTES", "aligned_copy", "keep_freed_blocks"]
+__all__ = ["ALIGNMENT", "KEPT_BLOCK_BYTES", "RETURNED_BLOCK_BYTES", "aligned_copy", "keep_freed_blocks", "return_freed_blocks"]
 
 #: Byte alignment of the buffers (XLA's minimum alignment for host buffers it aliases).
 ALIGNMENT = 64
@@ -31,36 +34,57 @@ def aligned_copy(array: np.ndarray) -> np.ndarray:
     return out
 
 
-#: glibc's ``mallopt`` parameter number of ``M_MMAP_THRESHOLD`` (malloc.h).
-_M_MMAP_THRESHOLD = -3
-#: The largest value glibc accepts for it on 64-bit systems (``DEFAULT_MMAP_THRESHOLD_MAX``).
-KEPT_BLOCK_BYTES = 32 << 20
+# glibc's mallopt parameters (malloc.h).
+_M_MMAP_THRESHOLD, _M_ARENA_MAX = -3, -8
+#: Blocks up to this size come from glibc's heap under :func:`keep_freed_blocks`: the largest
+#: threshold glibc accepts (``DEFAULT_MMAP_THRESHOLD_MAX``: 32 MiB on 64-bit systems, 16 on 32-bit).
+KEPT_BLOCK_BYTES = 4 * 1024 * 1024 * ctypes.sizeof(ctypes.c_long)
+#: Blocks above this size are maps handed back when freed, under :func:`return_freed_blocks`.
+RETURNED_BLOCK_BYTES = 128 * 1024
+
+
+def _mallopt(*settings: tuple[int, int]) -> bool:
+    """``mallopt(parameter, value)`` for each setting, where the C library is glibc and the user has
+    not chosen the threshold (``MALLOC_MMAP_THRESHOLD_``); True where every setting was taken."""
+    if os.environ.get("MALLOC_MMAP_THRESHOLD_"):
+        return False
+    try:
+        libc = ctypes.CDLL(None)  # the process's own C library, already loaded
+        libc.gnu_get_libc_version  # noqa: B018 - glibc only: musl and macOS lack it
+        mallopt = libc.mallopt
+    except (OSError, AttributeError, TypeError):  # TypeError: Windows takes no CDLL(None)
+        return False
+    mallopt.argtypes, mallopt.restype = (ctypes.c_int, ctypes.c_int), ctypes.c_int
+    return all([mallopt(parameter, value) == 1 for parameter, value in settings])
+
+
+def return_freed_blocks() -> bool:
+    """Keeps the 2-D folder pipeline's memory flat over any number of pairs (glibc only).
+
+    glibc raises its map threshold each time a large block is freed, after which image-sized
+    buffers come from the heap and fragment it: resident memory then creeps up with the number of
+    pairs. Pinning the threshold at :data:`RETURNED_BLOCK_BYTES` makes every buffer above it a map
+    that is handed back when freed, and two arenas serve the decoding and encoding threads (not
+    eight per core). Process-wide, so only the command line does it, at its start.
+
+    Returns:
+        True where it was set; False off glibc or where ``MALLOC_MMAP_THRESHOLD_`` is set.
+    """
+    return _mallopt((_M_MMAP_THRESHOLD, RETURNED_BLOCK_BYTES), (_M_ARENA_MAX, 2))
 
 
 def keep_freed_blocks() -> bool:
-    """Asks glibc's allocator to serve blocks up to :data:`KEPT_BLOCK_BYTES` from its heap, whose
-    freed memory it keeps, rather than from memory maps it returns to the system on each free.
+    """Serves blocks up to :data:`KEPT_BLOCK_BYTES` from glibc's heap, whose freed memory it keeps.
 
-    For a process that allocates and frees the same tens of megabytes over and over (the volume
-    folder mode: XLA's and NumPy's buffers for each pair), every fresh map is faulted in again page
-    by page: 52,000 faults a pair of MNI-sized volumes, a third of the run's time on a 2-core VM
-    (``benchmarks/RESULTS.md``). Called by the command line's volume folder mode only, never on
-    import: it changes the whole process's allocator (the same as ``MALLOC_MMAP_THRESHOLD_=33554432``
-    in the environment, which library users may set themselves). Costs about 150 MiB more resident
-    memory there.
+    The volume folder mode allocates and frees the same tens of megabytes for every pair (XLA's and
+    NumPy's buffers); with the threshold :func:`return_freed_blocks` pins, each is a fresh map
+    faulted in page by page: 52,000 faults a pair of MNI-sized volumes, about a third of the run on
+    a 2-core VM (``benchmarks/RESULTS.md``). Called by the command line's volume folder mode for
+    more than one pair, never on import; resident memory stays flat there too (measured over 24
+    pairs), about 150 MiB higher. A program calling the library can set
+    ``MALLOC_MMAP_THRESHOLD_=33554432`` in its environment for the same effect.
 
     Returns:
-        True where it was set; False where the C library is not glibc (nothing changes).
+        True where it was set; False off glibc or where ``MALLOC_MMAP_THRESHOLD_`` is set.
     """
-    import ctypes
-    import ctypes.util
-
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        gnu_get_libc_version = libc.gnu_get_libc_version  # glibc only: musl and macOS lack it
-        mallopt = libc.mallopt
-    except (OSError, AttributeError):
-        return False
-    del gnu_get_libc_version
-    mallopt.argtypes, mallopt.restype = (ctypes.c_int, ctypes.c_int), ctypes.c_int
-    return mallopt(_M_MMAP_THRESHOLD, KEPT_BLOCK_BYTES) == 1
+    return _mallopt((_M_MMAP_THRESHOLD, KEPT_BLOCK_BYTES))

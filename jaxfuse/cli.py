@@ -236,28 +236,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _return_large_buffers_to_the_os() -> None:
-    """Keeps the folder pipeline's memory flat over any number of pairs (glibc only).
-
-    glibc raises its mmap threshold each time a large block is freed, after which image-sized
-    buffers come from the heap and fragment it: resident memory then creeps up with the number of
-    pairs. Pinning the threshold (as ``MALLOC_MMAP_THRESHOLD_`` would) makes every buffer above it
-    an mmap that is returned when freed. Process-wide, so only the command line does it.
-    """
-    import ctypes
-    import ctypes.util
-
-    name = ctypes.util.find_library("c")
-    if not name or os.environ.get("MALLOC_MMAP_THRESHOLD_"):
-        return
-    try:
-        libc = ctypes.CDLL(name)
-        libc.mallopt(-3, 128 * 1024)  # M_MMAP_THRESHOLD
-        libc.mallopt(-8, 2)  # M_ARENA_MAX: the decode/encode threads share two heaps, not eight per core
-    except (OSError, AttributeError):
-        pass
-
-
 def _resize(args: argparse.Namespace) -> tuple[int, int] | None:
     if args.resize is None:
         return None
@@ -443,12 +421,13 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``jaxfuse`` console script; returns the exit code (see the module docstring)."""
     from PIL import Image
 
+    from jaxfuse._host_buffers import return_freed_blocks
     from jaxfuse.core.params import WeightsError
     from jaxfuse.io.atomic import describe_os_error
     from jaxfuse.io.images import ImageError
 
     args = build_parser().parse_args(argv)
-    _return_large_buffers_to_the_os()
+    return_freed_blocks()  # the folder pipeline's memory stays flat (volume folders change it again)
     try:
         with warnings.catch_warnings():
             # The pixel budget (checked from the header) refuses these files anyway; Pillow's

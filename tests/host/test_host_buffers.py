@@ -1,5 +1,6 @@
 """jaxfuse._host_buffers: aligned copies equal their source, and the CPU backend uses them in place;
-the allocator setting is made where glibc is, and only by a volume folder run of several pairs."""
+the allocator settings are made where glibc is and the user set none, the volume folders' only by
+a volume folder run of several pairs."""
 
 from __future__ import annotations
 
@@ -44,13 +45,17 @@ def test_cpu_backend_takes_the_copy_in_place():
     np.testing.assert_array_equal(np.asarray(device), copy)
 
 
-def test_keep_freed_blocks_sets_glibcs_threshold_where_there_is_glibc():
+@pytest.mark.parametrize("setting", ["return_freed_blocks", "keep_freed_blocks"])
+def test_allocator_settings_are_made_where_there_is_glibc_and_the_user_chose_none(setting, monkeypatch):
     import platform
 
-    from jaxfuse._host_buffers import keep_freed_blocks
+    import jaxfuse._host_buffers
 
     glibc = platform.system() == "Linux" and platform.libc_ver()[0] == "glibc"
-    assert keep_freed_blocks() is glibc  # False (and nothing changed) elsewhere
+    monkeypatch.delenv("MALLOC_MMAP_THRESHOLD_", raising=False)
+    assert getattr(jaxfuse._host_buffers, setting)() is glibc  # False (and nothing changed) elsewhere
+    monkeypatch.setenv("MALLOC_MMAP_THRESHOLD_", "65536")  # the user's own choice stands
+    assert getattr(jaxfuse._host_buffers, setting)() is False
 
 
 def test_volume_folder_mode_keeps_freed_blocks_only_for_more_than_one_pair(tmp_path, monkeypatch):
