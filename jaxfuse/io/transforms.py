@@ -25,7 +25,6 @@ from __future__ import annotations
 import io
 import os
 import pathlib
-import warnings
 
 import numpy as np
 
@@ -56,10 +55,12 @@ def _parse(path: pathlib.Path) -> np.ndarray:
         raise ImageError(path, "is not a plain-text transform (not UTF-8 text)") from None
     except OSError as error:
         raise ImageError(path, f"cannot read the transform file ({error.strerror or error})") from None
+    if not any(line.split("#", 1)[0].strip() for line in text.splitlines()):
+        # before numpy.loadtxt, which warns "input contained no data"; silencing that warning here
+        # would change the process-wide filters under the other pairs' threads (folder mode)
+        raise ImageError(path, "is empty; need a 4x4 transform")
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # an empty file's "input contained no data"
-            matrix = np.loadtxt(io.StringIO(text), dtype=np.float64, ndmin=2)
+        matrix = np.loadtxt(io.StringIO(text), dtype=np.float64, ndmin=2)
     except ValueError as error:
         first = str(error).splitlines()[0] if str(error) else "unparseable"
         raise ImageError(path, f"is not a matrix of numbers in plain text (numpy.loadtxt: {first})") from None
