@@ -119,6 +119,14 @@ class Progress:
             self.stream.write(f"\r[{bar:<30}] {self.done}/{self.total} {self.label} {rate:.1f}/s")
             self.stream.flush()
 
+    def clear(self) -> None:
+        """Erases the bar from its line, so that other output can be printed there; the next
+        :meth:`advance` draws it again."""
+        if self.enabled and self._last_draw:
+            self.stream.write("\r\033[K")
+            self.stream.flush()
+            self._last_draw = 0.0
+
     def close(self) -> None:
         if self.enabled:
             self.stream.write("\n")

@@ -54,6 +54,7 @@ __all__ = [
     "TRAILING_BYTES_ALLOWED",
     "read_volume",
     "read_nifti",
+    "declared_voxels",
     "write_rgb_nifti",
     "rgb24_memory",
     "rgb24_layout",
@@ -162,6 +163,25 @@ def read_nifti(path: os.PathLike | str, *, frame: int | None = None, max_voxels:
         data = finite_float32(path, data)
     description = bytes(header["descrip"][()]).split(b"\x00", 1)[0].decode("utf-8", "replace").strip()
     return Volume(data=data, affine=affine, units="", path=str(path), description=description)
+
+
+def declared_voxels(path: os.PathLike | str) -> int | None:
+    """Voxels of one 3-D frame that a NIfTI file's header declares, read from the header alone.
+
+    For sizing work before the voxels are read (the volume folder mode's memory budget). None for
+    a DICOM folder, another name, or a header that cannot be read: :func:`read_volume` then says
+    what is wrong with the file.
+    """
+    path = pathlib.Path(path)
+    lower = path.name.lower()
+    if not lower.endswith((".nii", ".nii.gz")) or not path.is_file():
+        return None
+    try:
+        _check_extensions(path, compressed=lower.endswith(".gz"))
+        shape = nib.load(path, mmap=False).header.get_data_shape()
+    except Exception:  # noqa: BLE001 - any problem is read_volume's to report, in its words
+        return None
+    return int(np.prod(shape[:3], dtype=np.int64))
 
 
 def _check_extensions(path: pathlib.Path, *, compressed: bool) -> None:

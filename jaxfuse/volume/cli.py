@@ -178,26 +178,34 @@ def _write_pictures(result, *, slices_dir, montage_path, title: str, png_level: 
     return written
 
 
-def _fuse_one(args, mri_path, pet_path, out_path, *, slices_dir, montage_path, name=None, budget=None, progress=True) -> list[str]:
-    """Fuses one pair and writes its outputs; returns the lines to print (a registration's, then
-    the result's). ``budget``: a :class:`~jaxfuse.volume.folders.VoxelBudget` in which the pair,
-    once its MRI is read, holds the MRI's voxels until its last file is written."""
+def _fuse_one(args, mri_path, pet_path, out_path, *, slices_dir, montage_path, say=print, name=None, budget=None, progress=True) -> None:
+    """Fuses one pair and writes its outputs; ``say`` gets the lines to print (a registration's as
+    soon as it is known, then the result's).
+
+    ``budget``: a :class:`~jaxfuse.volume.folders.VoxelBudget` in which the pair holds its MRI's
+    voxels until its last file is written: from the header's shape before anything is read for a
+    NIfTI MRI (so a waiting pair holds no memory), from the volume once read for a DICOM series.
+    """
     import contextlib
 
-    from jaxfuse.io.volumes import read_volume
+    from jaxfuse.io.volumes import declared_voxels, read_volume
     from jaxfuse.registration.cli import volume_transform
     from jaxfuse.volume.fuse import fuse_volumes
     from jaxfuse.volume.windows import DEFAULT_PET_WINDOW
 
     start = time.perf_counter()
     register = args.register != "none"  # registering needs both volumes here; otherwise fuse_volumes reads the PET
-    mri = read_volume(mri_path)
-    lines = []
-    with budget.hold(mri.data.size) if budget is not None else contextlib.nullcontext():
+    with contextlib.ExitStack() as held:
+        declared = declared_voxels(mri_path) if budget is not None else None
+        if declared is not None:
+            held.enter_context(budget.hold(declared))
+        mri = read_volume(mri_path)
+        if budget is not None and declared is None:  # a DICOM series: its size is known once read
+            held.enter_context(budget.hold(mri.data.size))
         pet = read_volume(pet_path, frame=args.frame) if args.frame is not None or register else pet_path
         transform, registered = volume_transform(args, mri, pet, name=name)  # (None, "") unless --register/--transform-in
         if registered:
-            lines.append(registered)
+            say(registered)
         try:
             result = fuse_volumes(
                 mri,
@@ -220,11 +228,10 @@ def _fuse_one(args, mri_path, pet_path, out_path, *, slices_dir, montage_path, n
         title = f"{pathlib.Path(mri_path).name} + {pathlib.Path(pet_path).name}: {result.description} (patient's right on the left)"
         _write_pictures(result, slices_dir=slices_dir, montage_path=montage_path, title=title, png_level=args.png_level)
     low, high = result.pet_window
-    lines.append(
+    say(
         f"wrote {out_path} ({' x '.join(map(str, result.rgb.shape[:3]))}, {result.axis}, {result.method}, "
         f"PET window {low:.4g}-{high:.4g}{' ' + result.pet_units if result.pet_units else ''}) in {time.perf_counter() - start:.2f} s"
     )
-    return lines
 
 
 def _check_output(out: pathlib.Path, inputs) -> None:
@@ -246,7 +253,7 @@ def _run_single(args: argparse.Namespace) -> int:
     if args.out is None or not args.out.name.lower().endswith(VOLUME_SUFFIXES):
         raise _cli_error("fuse with volume inputs needs -o FUSED.nii.gz (or .nii)", usage=True)
     _check_output(args.out, (args.mri, args.pet))
-    print("\n".join(_fuse_one(args, args.mri, args.pet, args.out, slices_dir=args.slices_dir, montage_path=args.montage)))
+    _fuse_one(args, args.mri, args.pet, args.out, slices_dir=args.slices_dir, montage_path=args.montage)
     return 0
 
 
@@ -276,7 +283,9 @@ def _run_folders(args: argparse.Namespace) -> int:
     clean_stale_temporaries(args.out_dir)
     if args.montage is not None:
         args.montage.mkdir(parents=True, exist_ok=True)
-    jobs = [(name, m, p, args.out_dir / f"{name}.nii.gz") for name, m, p in pairs]
+    # Each job keeps the lines its pair has to say (a registration's, the result's), printed in the
+    # pairs' order when its outcome comes, whether it was fused or failed.
+    jobs = [(name, m, p, args.out_dir / f"{name}.nii.gz", []) for name, m, p in pairs]
     if args.skip_existing:
         jobs = [job for job in jobs if not job[3].exists()]
     skipped, fused = len(pairs) - len(jobs), 0
@@ -286,37 +295,41 @@ def _run_folders(args: argparse.Namespace) -> int:
 
         keep_freed_blocks()
 
-    def work(job) -> list[str]:
-        name, mri_path, pet_path, out = job
-        return _fuse_one(
-            args, mri_path, pet_path, out, name=name, budget=budget, progress=False,
+    def work(job) -> None:
+        name, mri_path, pet_path, out, lines = job
+        _fuse_one(
+            args, mri_path, pet_path, out, say=lines.append, name=name, budget=budget, progress=False,
             slices_dir=args.slices_dir / name if args.slices_dir is not None else None,
             montage_path=args.montage / f"{name}.png" if args.montage is not None else None,
         )  # fmt: skip
 
     bar = Progress(len(jobs), enabled=_progress_enabled(args), label="volume pairs")  # pairs: two run at once
     workers = min(args.workers, MAX_PAIRS_IN_FLIGHT)
-    # Closing the outcomes on a stop cancels the pairs not started and waits for those running
-    # (each writes its files whole or not at all).
-    with contextlib.closing(in_order(jobs, work, workers=workers)) as outcomes:
-        for (name, _, _, out), outcome in outcomes:
-            try:
-                print("\n".join(outcome.result()))
-                fused += 1
-            except UsageError:  # the command line itself: no pair can go on
-                raise
-            except (ImageError, CliError) as error:  # this pair's input, a registration that did not converge,
-                failures.append((name, str(error)))  # a size a method refuses: reported, the others go on
-            except OSError as error:  # a full disk or a vanished output folder stops the run; else this pair's
-                stop = run_level_error(error, out)
-                if stop is not None:
-                    raise stop from None
-                failures.append((name, pair_failure(error)))
-            except Exception as error:  # noqa: BLE001 - the rule: whatever went wrong, this pair's failure
-                failures.append((name, pair_failure(error, stage="fusing")))
-            bar.advance()
-    if jobs:
-        bar.close()
+    # Closing the outcomes on a stop (or Ctrl-C) cancels the pairs not started and waits for those
+    # running, each of which writes its files whole or not at all.
+    try:
+        with contextlib.closing(in_order(jobs, work, workers=workers)) as outcomes:
+            for (name, _, _, out, lines), outcome in outcomes:
+                bar.clear()  # the lines go where the bar was; it is drawn again below them
+                if lines:
+                    print("\n".join(lines))
+                try:
+                    outcome.result()
+                    fused += 1
+                except UsageError:  # the command line itself: no pair can go on
+                    raise
+                except (ImageError, CliError) as error:  # this pair's input, a registration that did not converge,
+                    failures.append((name, str(error)))  # a size a method refuses: reported, the others go on
+                except OSError as error:  # a full disk or a vanished output folder stops the run; else this pair's
+                    stop = run_level_error(error, out)
+                    if stop is not None:
+                        raise stop from None
+                    failures.append((name, pair_failure(error)))
+                except Exception as error:  # noqa: BLE001 - the rule: whatever went wrong, this pair's failure
+                    failures.append((name, pair_failure(error, stage="fusing")))
+                bar.advance()
+    finally:
+        bar.clear()  # nothing of the bar left where the summary or a stop's message goes
     print(f"{prefix}fused {fused} volume pairs, skipped {skipped}, failed {len(failures)}")
     for name, reason in failures:
         print(f"jaxfuse: failed {name}: {reason}", file=sys.stderr)

@@ -504,3 +504,20 @@ def test_rgb_write_refuses_bad_input(tmp_path, kwargs, error, message):
     with pytest.raises(error, match=message):
         write_rgb_nifti(path, args["rgb"], args["affine"], **options)
     assert not any(tmp_path.iterdir())
+
+
+def test_declared_voxels_reads_the_header_only(tmp_path):
+    from jaxfuse.io.volumes import declared_voxels
+
+    data = np.zeros((7, 5, 3, 2), np.int16)  # a 4-D file: one frame's voxels
+    path = tmp_path / "four_d.nii.gz"
+    nib.save(nib.Nifti1Image(data, np.eye(4)), path)
+    assert declared_voxels(path) == 7 * 5 * 3
+    cut = tmp_path / "cut.nii.gz"
+    cut.write_bytes(path.read_bytes()[:200])  # the header is whole, the voxels are not: the size is known
+    assert declared_voxels(cut) == 7 * 5 * 3
+    (tmp_path / "junk.nii").write_bytes(b"not a header")
+    (tmp_path / "series").mkdir()
+    assert declared_voxels(tmp_path / "junk.nii") is None  # read_volume says what is wrong
+    assert declared_voxels(tmp_path / "series") is None  # a DICOM folder: sized once read
+    assert declared_voxels(tmp_path / "missing.nii") is None

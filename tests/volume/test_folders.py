@@ -105,7 +105,7 @@ def test_the_first_job_runs_alone_then_two_at_a_time():
     assert max(count for _, count in seen) == 2
 
 
-def test_closing_cancels_what_has_not_started_and_waits_for_what_runs():
+def test_closing_early_starts_nothing_more_and_waits_for_what_runs():
     started, finished = [], []
 
     def work(n):
@@ -115,10 +115,9 @@ def test_closing_cancels_what_has_not_started_and_waits_for_what_runs():
         return n
 
     with contextlib.closing(in_order(range(10), work, workers=2)) as outcomes:
-        first = next(outcomes)
-    assert first[0] == 0
+        assert [next(outcomes)[0], next(outcomes)[0]] == [0, 1]
     assert sorted(finished) == sorted(started)  # nothing left running after the close
-    assert len(started) <= 4  # 0 and at most the running and queued ones after it
+    assert set(started) <= {0, 1, 2, 3}  # 0, 1 taken; at most 2 running and 3 queued then
     with pytest.raises(ValueError, match="workers"):
         next(in_order([1], lambda n: n, workers=0))
 
@@ -201,3 +200,69 @@ def test_fused_alone_or_beside_another_volume_gives_the_same_voxels(four_pairs):
     for name in "ab":
         np.testing.assert_array_equal(together[name], alone[name])
     assert jnp.asarray(alone["a"]).dtype == jnp.uint8
+
+
+def test_lines_are_whole_beside_the_progress_bar(four_pairs, tmp_path, monkeypatch):
+    """stdout and stderr on one terminal: each pair's line starts a line of its own (the bar is
+    erased before it and drawn again after), and no bar is left where the summary goes."""
+    import io
+    import sys
+
+    mri_dir, pet_dir = four_pairs
+    screen = io.StringIO()
+    monkeypatch.setattr(sys, "stdout", screen)
+    monkeypatch.setattr(sys, "stderr", screen)
+    code = main(["fuse", "--mri-dir", str(mri_dir), "--pet-dir", str(pet_dir), "--out-dir", str(tmp_path / "out"), "--progress", "on"])
+    assert code == 0
+    shown = [line.rsplit("\r", 1)[-1].replace("\033[K", "") for line in screen.getvalue().split("\n")]  # as a terminal shows them
+    assert [line[:7] for line in shown if "nii.gz" in line] == ["wrote /"] * 4, shown
+    assert shown[-2] == "fused 4 volume pairs, skipped 0, failed 0", shown
+    assert "volume pairs" in screen.getvalue() and "4/4" in screen.getvalue()  # the bar was drawn
+
+
+def test_a_registration_line_is_printed_when_the_fusing_then_fails(four_pairs, tmp_path, monkeypatch, capsys):
+    import jaxfuse.registration.cli
+
+    mri_dir, pet_dir = four_pairs
+    monkeypatch.setattr(jaxfuse.registration.cli, "volume_transform", lambda args, mri, pet, name=None: (None, f"registered {name}"))
+    real = fuse_module.fuse_volumes
+
+    def fails_on_c(mri, pet, **options):
+        if mri.path.endswith("c.nii.gz"):
+            raise RuntimeError("XLA ran out of memory")
+        return real(mri, pet, **options)
+
+    monkeypatch.setattr(fuse_module, "fuse_volumes", fails_on_c)
+    assert main(["fuse", "--mri-dir", str(mri_dir), "--pet-dir", str(pet_dir), "--out-dir", str(tmp_path / "out")]) == 1
+    said = capsys.readouterr()
+    lines = said.out.splitlines()
+    assert [line for line in lines if line.startswith("registered")] == [f"registered {n}" for n in "abcd"]  # c's too
+    assert "jaxfuse: failed c: fusing failed (RuntimeError: XLA ran out of memory)" in said.err
+
+
+def test_a_waiting_pair_holds_its_declared_voxels_before_reading(four_pairs, tmp_path, monkeypatch):
+    """The budget is taken from the NIfTI header before the MRI is read, so a pair that waits for
+    room holds no voxels in memory."""
+    import argparse
+
+    import jaxfuse.io.volumes
+    import jaxfuse.volume.cli as volume_cli
+    from jaxfuse.cli import build_parser
+
+    mri_dir, pet_dir = four_pairs
+    budget, seen = VoxelBudget(1 << 30), []
+    real_read = jaxfuse.io.volumes.read_volume
+
+    def watched(path, **kwargs):
+        if str(path).startswith(str(mri_dir)):
+            seen.append(budget.held)
+        return real_read(path, **kwargs)
+
+    monkeypatch.setattr(jaxfuse.io.volumes, "read_volume", watched)
+    args = build_parser().parse_args(["fuse", "--mri-dir", str(mri_dir), "--pet-dir", str(pet_dir), "--out-dir", str(tmp_path)])
+    assert isinstance(args, argparse.Namespace)
+    volume_cli._fuse_one(args, mri_dir / "a.nii.gz", pet_dir / "a.nii.gz", tmp_path / "a.nii.gz", slices_dir=None,
+                         montage_path=None, say=lambda line: None, budget=budget, progress=False)  # fmt: skip
+    t1 = mni(4)[0]
+    assert seen == [t1.size] and budget.held == 0
+
