@@ -7,7 +7,8 @@ idle: on 2 cores the volume folder benchmark ran 1.4x faster with two pairs at o
 with three (``benchmarks/RESULTS.md``). So :func:`in_order` runs at most :data:`MAX_PAIRS_IN_FLIGHT`
 pairs at once and hands their outcomes back in the pairs' order, and :class:`VoxelBudget` keeps
 big volumes from being fused side by side: a pair starts only while the MRI voxels in flight stay
-within :data:`FOLDER_VOXEL_BUDGET`, or alone.
+within :data:`FOLDER_VOXEL_BUDGET`, or alone. A stop (a full disk, Ctrl-C) cancels the pairs
+not started and waits for the running ones, which write their files whole.
 """
 
 from __future__ import annotations

@@ -89,7 +89,8 @@ def _flip(array, flips: tuple[bool, ...]):
 # (XLA compiles without holding the GIL, so the kernel's compilation overlaps the resampling's), and
 # kept for the next volume of the same slice size: building it traces the kernel once more. The
 # cache holds the worker's future from the start, so volumes fused at once (folder mode) share
-# one compilation; a failed one is dropped, and the next volume tries again.
+# one compilation, and its failure (a volume waiting on it gets the same error); a failed one is
+# then dropped, and the next volume to ask compiles again.
 _FUSERS: dict = {}
 _FUSERS_LOCK = threading.Lock()
 
