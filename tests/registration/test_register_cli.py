@@ -479,3 +479,21 @@ def test_2d_transform_in_moves_the_pet_like_scipy(harvard, tmp_path, capsys):
     assert main(["fuse", str(harvard["mri"]), str(harvard["moved"]), "-o", str(tmp_path / "unmoved.png")]) == 0
     unmoved = np.asarray(Image.open(tmp_path / "unmoved.png")).astype(int)
     assert np.mean(unmoved != theirs) > 0.1  # the motion shows (14 % of the values differ)
+
+
+def test_volume_folder_mode_registers_the_same_two_at_a_time(volumes, registered_volume, tmp_path, capsys):
+    """Pairs registered and fused two at once (threads) give the transforms and files of one at a time."""
+    mri_dir, pet_dir = tmp_path / "mri", tmp_path / "pet"
+    mri_dir.mkdir(), pet_dir.mkdir()
+    for name in ("a", "b", "c"):
+        (mri_dir / f"{name}.nii.gz").write_bytes(volumes["mri"].read_bytes())
+        (pet_dir / f"{name}.nii.gz").write_bytes(volumes["pet"].read_bytes())
+    for workers in ("1", "2"):
+        argv = ["fuse", "--mri-dir", mri_dir, "--pet-dir", pet_dir, "--out-dir", tmp_path / f"out{workers}",
+                "--register", "rigid", "--transform-out", tmp_path / f"T{workers}", "--workers", workers]  # fmt: skip
+        code, out, err = run_cli(capsys, *argv)
+        assert code == 0, err
+        assert [line.split()[0] for line in out.splitlines()][-1] == "fused"
+    for name in ("a", "b", "c"):
+        assert (tmp_path / "T1" / f"{name}.txt").read_text() == (tmp_path / "T2" / f"{name}.txt").read_text()
+        assert (tmp_path / "out1" / f"{name}.nii.gz").read_bytes() == (tmp_path / "out2" / f"{name}.nii.gz").read_bytes()
