@@ -44,6 +44,7 @@ import numpy as np
 import pydicom
 from isal import isal_zlib
 from pydicom.errors import InvalidDicomError
+from pydicom.uid import DeflatedExplicitVRLittleEndian
 
 from jaxfuse.io._volume import DEFAULT_MAX_VOXELS, Volume, check_affine, check_budget, finite_float32
 from jaxfuse.io.images import ImageError
@@ -61,7 +62,6 @@ _LPS_TO_RAS = np.diag([-1.0, -1.0, 1.0, 1.0])
 #: 300 kB deflated file of zeros took 2.7 s and 600 MB before this bound (now refused in 0.16 s).
 #: One 4096 x 4096 slice of 32-bit pixels is 64 MiB (multi-frame files are refused).
 MAX_DICOM_FILE_BYTES = 128 << 20
-_DEFLATED = "1.2.840.10008.1.2.1.99"  # Deflated Explicit VR Little Endian
 
 
 @dataclasses.dataclass(frozen=True)
@@ -133,7 +133,7 @@ def _check_size(path: pathlib.Path) -> None:
     if size > MAX_DICOM_FILE_BYTES:
         raise ImageError(path, f"is {size:,} bytes, over the {MAX_DICOM_FILE_BYTES:,} a DICOM slice file may have")
     meta = pydicom.filereader.read_file_meta_info(path)  # no DICM preamble: InvalidDicomError, as dcmread
-    if str(meta.get("TransferSyntaxUID", "")) != _DEFLATED:
+    if meta.get("TransferSyntaxUID", "") != DeflatedExplicitVRLittleEndian:
         return
     inflater, room = isal_zlib.decompressobj(-zlib.MAX_WBITS), MAX_DICOM_FILE_BYTES  # ISA-L: 3x zlib's speed
     with open(path, "rb") as handle:
