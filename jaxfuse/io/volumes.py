@@ -125,24 +125,10 @@ def read_nifti(path: os.PathLike | str, *, frame: int | None = None, max_voxels:
     if path.is_dir():
         raise ImageError(path, "is a folder, not a NIfTI file")
     compressed = path.name.lower().endswith(".gz")
-    try:
-        _check_extensions(path, compressed=compressed)  # before nibabel reads them into memory
-        image = nib.load(path, mmap=False)  # the header only; voxels stay on disk
-        header = image.header
-        # nibabel moves scl_slope/scl_inter from the loaded header to the array proxy (1, 0 when unset)
-        slope, inter = float(image.dataobj.slope), float(image.dataobj.inter)
-    except ImageError:  # refused by _check_extensions, with its own message
-        raise
-    except PermissionError:
-        raise ImageError(path, "permission denied") from None
-    except _GZIP_ERRORS as error:
-        raise ImageError(path, f"corrupt or truncated gzip ({error})") from None
-    except (ImageFileError, HeaderDataError, ValueError) as error:
-        raise ImageError(path, f"not a NIfTI file ({error})") from None
-    except OSError as error:
-        raise ImageError(path, f"cannot read ({error})") from None
-    if not isinstance(image, nib.Nifti1Image):  # Nifti2Image is a subclass
-        raise ImageError(path, f"is {type(image).__name__}, not a single-file NIfTI")
+    image = _nifti_image(path, compressed=compressed)
+    header = image.header
+    # nibabel moves scl_slope/scl_inter from the loaded header to the array proxy (1, 0 when unset)
+    slope, inter = float(image.dataobj.slope), float(image.dataobj.inter)
 
     shape = _frame_shape(path, tuple(int(s) for s in header.get_data_shape()), frame)
     dtype = header.get_data_dtype()
@@ -177,11 +163,31 @@ def declared_voxels(path: os.PathLike | str) -> int | None:
     if not lower.endswith((".nii", ".nii.gz")) or not path.is_file():
         return None
     try:
-        _check_extensions(path, compressed=lower.endswith(".gz"))
-        shape = nib.load(path, mmap=False).header.get_data_shape()
-    except Exception:  # noqa: BLE001 - any problem is read_volume's to report, in its words
+        shape = _nifti_image(path, compressed=lower.endswith(".gz")).header.get_data_shape()
+    except ImageError:  # read_volume reports it, in the same words
         return None
     return int(np.prod(shape[:3], dtype=np.int64))
+
+
+def _nifti_image(path: pathlib.Path, *, compressed: bool) -> nib.Nifti1Image:
+    """The file as a nibabel image with its header read (the voxels stay on disk), after
+    :func:`_check_extensions`; every problem as an :class:`ImageError` naming the file."""
+    try:
+        _check_extensions(path, compressed=compressed)  # before nibabel reads them into memory
+        image = nib.load(path, mmap=False)
+    except ImageError:  # refused by _check_extensions, with its own message
+        raise
+    except PermissionError:
+        raise ImageError(path, "permission denied") from None
+    except _GZIP_ERRORS as error:
+        raise ImageError(path, f"corrupt or truncated gzip ({error})") from None
+    except (ImageFileError, HeaderDataError, ValueError) as error:
+        raise ImageError(path, f"not a NIfTI file ({error})") from None
+    except OSError as error:
+        raise ImageError(path, f"cannot read ({error})") from None
+    if not isinstance(image, nib.Nifti1Image):  # Nifti2Image is a subclass
+        raise ImageError(path, f"is {type(image).__name__}, not a single-file NIfTI")
+    return image
 
 
 def _check_extensions(path: pathlib.Path, *, compressed: bool) -> None:
