@@ -242,32 +242,37 @@ def make_big_mri(folder: pathlib.Path, shape=(512, 512, 400)) -> pathlib.Path:
     return path
 
 
+def _run_child(argv: list[str], env: dict | None = None) -> tuple[list[tuple[float, str]], float, float, str, int]:
+    """Runs a command; returns (its stdout lines, each with the seconds from the start at which it
+    appeared; wall seconds; the child's own peak resident set size in MiB from ``os.wait4``; stderr
+    tail; exit code)."""
+    import threading
+
+    start = time.perf_counter()
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT, bufsize=1,
+                            env=dict(os.environ, PYTHONPATH=str(ROOT), **(env or {})))
+    err_chunks: list[str] = []
+    reader = threading.Thread(target=lambda: err_chunks.append(proc.stderr.read()))
+    reader.start()
+    lines = [(time.perf_counter() - start, line) for line in proc.stdout]
+    _, status, usage = os.wait4(proc.pid, 0)
+    reader.join()
+    seconds = time.perf_counter() - start
+    return lines, seconds, usage.ru_maxrss / 1024, "".join(err_chunks)[-2000:], os.waitstatus_to_exitcode(status)
+
+
 def spawn_measured(argv: list[str], env: dict | None = None) -> tuple[dict | None, float, float, str]:
     """Runs a command; returns (its last stdout line as JSON or None, wall seconds, the child's own
     peak resident set size in MiB from ``os.wait4``, stderr tail)."""
-    start = time.perf_counter()
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
-                            env=dict(os.environ, PYTHONPATH=str(ROOT), **(env or {})))
-    out_chunks, err_chunks = [], []
-    import threading
-
-    readers = [threading.Thread(target=lambda s, c: c.append(s.read()), args=(proc.stdout, out_chunks)),
-               threading.Thread(target=lambda s, c: c.append(s.read()), args=(proc.stderr, err_chunks))]
-    for reader in readers:
-        reader.start()
-    _, status, usage = os.wait4(proc.pid, 0)
-    for reader in readers:
-        reader.join()
-    seconds = time.perf_counter() - start
-    stdout, stderr = "".join(out_chunks), "".join(err_chunks)
-    code = os.waitstatus_to_exitcode(status)
+    lines, seconds, peak, stderr, code = _run_child(argv, env)
+    stdout = "".join(line for _, line in lines).strip()
     data = None
-    if code == 0 and stdout.strip():
+    if code == 0 and stdout:
         try:
-            data = json.loads(stdout.strip().splitlines()[-1])
+            data = json.loads(stdout.splitlines()[-1])
         except json.JSONDecodeError:
-            data = {"stdout": stdout.strip()[-5000:]}
-    return data, seconds, usage.ru_maxrss / 1024, stderr[-2000:]
+            data = {"stdout": stdout[-5000:]}
+    return data, seconds, peak, stderr
 
 
 def summarise(runs: dict) -> dict:
@@ -395,18 +400,8 @@ def main(argv: list[str] | None = None) -> int:
 def timed_lines(argv: list[str]) -> tuple[list[float], float, float, str, int]:
     """Runs a command; returns (seconds from its start at which each stdout line starting with
     "wrote" appeared, wall seconds, peak RSS MiB from ``os.wait4``, stderr tail, exit code)."""
-    import threading
-
-    start = time.perf_counter()
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT, bufsize=1,
-                            env=dict(os.environ, PYTHONPATH=str(ROOT), PYTHONUNBUFFERED="1"))
-    err_chunks: list[str] = []
-    reader = threading.Thread(target=lambda: err_chunks.append(proc.stderr.read()))
-    reader.start()
-    stamps = [time.perf_counter() - start for line in proc.stdout if line.startswith("wrote")]
-    _, status, usage = os.wait4(proc.pid, 0)
-    reader.join()
-    return stamps, time.perf_counter() - start, usage.ru_maxrss / 1024, "".join(err_chunks)[-2000:], os.waitstatus_to_exitcode(status)
+    lines, seconds, peak, stderr, code = _run_child(argv, {"PYTHONUNBUFFERED": "1"})
+    return [at for at, line in lines if line.startswith("wrote")], seconds, peak, stderr, code
 
 
 def folder_mode(tmp: pathlib.Path, mri: pathlib.Path, pet: pathlib.Path, pairs: int) -> dict:
