@@ -140,12 +140,18 @@ def test_fuse_volumes_transform_is_the_pet_affine_moved(volumes):
 
 
 @pytest.mark.slow
-def test_volume_folder_mode_writes_name_txt_per_pair(volumes, registered_volume, tmp_path, capsys):
+def _volume_folders(volumes, tmp_path, names) -> tuple[pathlib.Path, pathlib.Path]:
+    """An MRI and a PET folder holding the test pair under each of ``names``."""
     mri_dir, pet_dir = tmp_path / "mri", tmp_path / "pet"
     mri_dir.mkdir(), pet_dir.mkdir()
-    for name in ("a", "b"):
+    for name in names:
         (mri_dir / f"{name}.nii.gz").write_bytes(volumes["mri"].read_bytes())
         (pet_dir / f"{name}.nii.gz").write_bytes(volumes["pet"].read_bytes())
+    return mri_dir, pet_dir
+
+
+def test_volume_folder_mode_writes_name_txt_per_pair(volumes, registered_volume, tmp_path, capsys):
+    mri_dir, pet_dir = _volume_folders(volumes, tmp_path, "ab")
     argv = ["fuse", "--mri-dir", mri_dir, "--pet-dir", pet_dir, "--out-dir", tmp_path / "out", "--register", "rigid"]
     code, out, err = run_cli(capsys, *argv, "--transform-out", tmp_path / "T")
     assert code == 0, err
@@ -483,11 +489,7 @@ def test_2d_transform_in_moves_the_pet_like_scipy(harvard, tmp_path, capsys):
 
 def test_volume_folder_mode_registers_the_same_two_at_a_time(volumes, registered_volume, tmp_path, capsys):
     """Pairs registered and fused two at once (threads) give the transforms and files of one at a time."""
-    mri_dir, pet_dir = tmp_path / "mri", tmp_path / "pet"
-    mri_dir.mkdir(), pet_dir.mkdir()
-    for name in ("a", "b", "c"):
-        (mri_dir / f"{name}.nii.gz").write_bytes(volumes["mri"].read_bytes())
-        (pet_dir / f"{name}.nii.gz").write_bytes(volumes["pet"].read_bytes())
+    mri_dir, pet_dir = _volume_folders(volumes, tmp_path, "abc")
     for workers in ("1", "2"):
         argv = ["fuse", "--mri-dir", mri_dir, "--pet-dir", pet_dir, "--out-dir", tmp_path / f"out{workers}",
                 "--register", "rigid", "--transform-out", tmp_path / f"T{workers}", "--workers", workers]  # fmt: skip
