@@ -236,6 +236,11 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _progress_enabled(args: argparse.Namespace) -> bool:
+    """``--progress``: on, off, or (auto) where stderr is a terminal."""
+    return {"on": True, "off": False}.get(args.progress, sys.stderr.isatty())
+
+
 def _resize(args: argparse.Namespace) -> tuple[int, int] | None:
     if args.resize is None:
         return None
@@ -313,7 +318,7 @@ def _run_fuse_folders(args: argparse.Namespace) -> int:
     )  # fmt: skip
     args.out_dir.mkdir(parents=True, exist_ok=True)
     report = BatchReport(failures=list(pairing_failures), cleaned=len(clean_stale_temporaries(args.out_dir)))
-    enabled = {"on": True, "off": False}.get(args.progress, sys.stderr.isatty())
+    enabled = _progress_enabled(args)
     progress = Progress(len(jobs) + len(pairing_failures), enabled=enabled)
     progress.advance(len(pairing_failures))
     try:
@@ -340,7 +345,7 @@ def _run_evaluate(args: argparse.Namespace) -> int:
     fused_dir = args.report / "fused" if args.save_fused else None
     for folder in [args.report] + ([fused_dir / m for m in methods] if fused_dir else []):
         clean_stale_temporaries(folder)
-    enabled = {"on": True, "off": False}.get(args.progress, sys.stderr.isatty())
+    enabled = _progress_enabled(args)
     evaluation = evaluate_folders(
         args.mri_dir, args.pet_dir, methods=methods, batch_size=args.batch_size, resize=resize, fused_dir=fused_dir,
         figure_pairs=args.figure_pairs, progress_enabled=enabled, max_pixels=args.max_pixels,

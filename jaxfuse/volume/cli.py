@@ -140,11 +140,8 @@ def _options(args: argparse.Namespace) -> dict:
     return options
 
 
-def _progress_enabled(args: argparse.Namespace) -> bool:
-    return {"on": True, "off": False}.get(args.progress, sys.stderr.isatty())
-
-
 def _progress(args: argparse.Namespace, label: str):
+    from jaxfuse.cli import _progress_enabled
     from jaxfuse.pipeline import Progress
 
     enabled = _progress_enabled(args)
@@ -262,7 +259,7 @@ def _run_folders(args: argparse.Namespace) -> int:
     whatever goes wrong with one pair is reported at the end and the others go on."""
     import contextlib
 
-    from jaxfuse.cli import CliError, UsageError
+    from jaxfuse.cli import CliError, UsageError, _progress_enabled
     from jaxfuse.io.atomic import clean_stale_temporaries, refuse_overwriting_inputs, run_level_error
     from jaxfuse.io.images import ImageError
     from jaxfuse.pipeline import Progress, pair_failure
